@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+)
+
+// benchmarks registers the `neo bench` family; each kind prints JSON.
+var benchmarks = map[string]func(args []string) int{}
+
+func init() {
+	register(command{name: "bench", summary: "run a benchmark and print JSON (trie, decode, serve)", run: runBench})
+}
+
+func runBench(args []string) int {
+	if len(args) == 0 || benchmarks[args[0]] == nil {
+		kinds := make([]string, 0, len(benchmarks))
+		for k := range benchmarks {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		fmt.Fprintf(os.Stderr, "usage: neo bench <%s> [flags]\n", joinOr(kinds))
+		return 2
+	}
+	return benchmarks[args[0]](args[1:])
+}
+
+func joinOr(a []string) string {
+	s := ""
+	for i, x := range a {
+		if i > 0 {
+			s += "|"
+		}
+		s += x
+	}
+	return s
+}
