@@ -105,3 +105,29 @@ func Spans(sids []SID) []Segment {
 	}
 	return out
 }
+
+// TypeWord renders entity types as the plain words prompts use for the
+// {type} placeholder: "handbags", "rings or watches"; "items" for none.
+// Exporter and plugin both call it so train and serve prompts agree.
+func TypeWord(types []string) string {
+	if len(types) == 0 {
+		return "items"
+	}
+	words := make([]string, len(types))
+	for i, t := range types {
+		words[i] = plural(strings.ReplaceAll(t, "_", " "))
+	}
+	return strings.Join(words, " or ")
+}
+
+func plural(w string) string {
+	switch {
+	case w == "":
+		return w
+	case strings.HasSuffix(w, "s"), strings.HasSuffix(w, "x"), strings.HasSuffix(w, "ch"), strings.HasSuffix(w, "sh"):
+		return w + "es"
+	case strings.HasSuffix(w, "y") && len(w) > 1 && !strings.ContainsRune("aeiou", rune(w[len(w)-2])):
+		return w[:len(w)-1] + "ies"
+	}
+	return w + "s"
+}
