@@ -1,0 +1,39 @@
+# neo — the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+NEO   := bin/neo
+INDEX := .neo/index
+DEMO  := testdata/demo
+ADDR  ?= 127.0.0.1:8080
+
+.PHONY: setup build demo demo-data test test-go test-trainer fmt vet
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	go build -o $(NEO) ./cmd/neo
+
+# Imports the demo catalog, assigns SIDs and serves it on $(ADDR).
+demo: setup build
+	rm -rf $(INDEX) $(INDEX).quantizer.json
+	$(NEO) import --index $(INDEX) $(DEMO)
+	$(NEO) sids --index $(INDEX) --interactions $(DEMO)/interactions.ndjson
+	$(NEO) serve --index $(INDEX) --addr $(ADDR)
+
+# Regenerates the demo catalog from its fixed-seed generator.
+demo-data:
+	go run ./testdata/gen
+
+test: setup test-go test-trainer
+
+test-go:
+	go vet ./...
+	go test -count=1 ./... ./testdata/gen/
+
+# Trainer smoke test: tiny synthetic shards, a few steps per stage, ONNX
+# export, then the Go parity test against the exported model.
+test-trainer:
+	bash exporter/py/test_smoke.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/neo-search/neo/plugin/eval"
+)
+
+func init() {
+	register(command{
+		name:    "convert",
+		summary: "convert a public dataset into a data folder (convert movielens DIR OUT)",
+		run:     runConvert,
+	})
+}
+
+// evalParseArgs parses flags that may come before, between or after the
+// positional arguments (flag.Parse alone stops at the first positional).
+func evalParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runConvert(args []string) int {
+	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "seed of the train/test split of tag queries")
+	frac := fs.Float64("test-fraction", 0.2, "share of (tag, movie) pairs held out as test queries")
+	asJSON := fs.Bool("json", false, "print the counts as one JSON line")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: neo convert movielens DIR OUT [--seed 1] [--test-fraction 0.2] [--json]\n\n"+
+			"Converts a GroupLens MovieLens folder (movies.csv, ratings.csv, tags.csv; the\n"+
+			"ml-latest-small layout) into OUT/items.ndjson, interactions.ndjson, queries.ndjson.")
+		fs.PrintDefaults()
+	}
+	pos, err := evalParseArgs(fs, args)
+	if err == flag.ErrHelp {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 3 || pos[0] != "movielens" {
+		if len(pos) > 0 && pos[0] != "movielens" {
+			fmt.Fprintf(os.Stderr, "neo convert: unknown dataset kind %q (supported: movielens)\n", pos[0])
+		}
+		fs.Usage()
+		return 2
+	}
+	if *frac <= 0 || *frac >= 1 {
+		fmt.Fprintln(os.Stderr, "neo convert: --test-fraction must be in (0, 1)")
+		return 2
+	}
+	st, err := eval.ConvertMovieLens(pos[1], pos[2], eval.MovieLensOptions{Seed: *seed, TestFraction: *frac})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo convert:", err)
+		return 1
+	}
+	printConvertStats(os.Stdout, pos[2], st, *asJSON)
+	return 0
+}
+
+func printConvertStats(w io.Writer, out string, st *eval.MovieLensStats, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(st)
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	fmt.Fprintf(w, "wrote %s\n", out)
+	fmt.Fprintf(w, "  items          %d\n", st.Items)
+	if st.NoInteractionsFile {
+		fmt.Fprintln(w, "  interactions   none (no ratings.csv)")
+	} else {
+		fmt.Fprintf(w, "  interactions   %d (train %d, valid %d, test %d) of %d users\n",
+			st.Interactions, st.TrainInteractions, st.ValidInteractions, st.TestInteractions, st.Users)
+	}
+	if st.NoQueriesFile {
+		fmt.Fprintln(w, "  queries        none (no tags.csv)")
+	} else {
+		fmt.Fprintf(w, "  queries        train %d, test %d (from %d tag applications, %d (tag, movie) pairs: train %d, test %d)\n",
+			st.TrainQueries, st.TestQueries, st.TagApplications, st.TagPairs, st.TrainPairs, st.TestPairs)
+	}
+	if st.DroppedRatings+st.DroppedTags > 0 {
+		fmt.Fprintf(w, "  dropped        %d ratings, %d tags (unknown movie or empty tag)\n", st.DroppedRatings, st.DroppedTags)
+	}
+}

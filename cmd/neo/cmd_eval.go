@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/neo-search/neo/plugin/eval"
+)
+
+func init() {
+	register(command{
+		name:    "eval",
+		summary: "measure search and recommendation (baselines and the model) on a data folder",
+		run:     runEval,
+	})
+}
+
+func runEval(args []string) int {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	dataset := fs.String("dataset", "", "named data folder under testdata/ of the repository (e.g. demo)")
+	data := fs.String("data", "", "data folder (items.ndjson, interactions.ndjson, queries.ndjson)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON line")
+	k := fs.Int("k", 10, "headline cut-off; metrics are reported at k and at 30")
+	split := fs.String("split", "test", "recommendation targets: test, or valid (for tuning; skips search)")
+	limit := fs.Int("limit", 0, "at most this many cases per task, evenly spaced (0 = all)")
+	only := fs.String("methods", "", "comma-separated method names to run (default: all)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: neo eval (--dataset demo | --data DIR) [--json] [--k 10] [--split test] [--limit N] [--methods bm25,neo]")
+		fs.PrintDefaults()
+	}
+	pos, err := evalParseArgs(fs, args)
+	if err == flag.ErrHelp {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 || (*dataset == "") == (*data == "") || *k <= 0 || *limit < 0 {
+		fs.Usage()
+		return 2
+	}
+	dir := *data
+	if *dataset != "" {
+		root, err := repoRoot()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo eval:", err)
+			return 1
+		}
+		dir = filepath.Join(root, "testdata", *dataset)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := evalRunDir(ctx, dir, *only, eval.Options{K: *k, Split: *split, Limit: *limit, Progress: evalProgress(*quiet)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo eval:", err)
+		return 1
+	}
+	if *asJSON {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo eval:", err)
+			return 1
+		}
+		fmt.Println(string(b))
+	} else {
+		evalPrintReport(os.Stdout, rep, *k)
+	}
+	return 0
+}
+
+func evalProgress(quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	return os.Stderr
+}
+
+// evalRunDir loads a data folder, builds the baselines and the model (when
+// neoMethods provides it) and runs the evaluation.
+func evalRunDir(ctx context.Context, dir, only string, opt eval.Options) (*eval.Report, error) {
+	ds, err := eval.LoadDataset(dir)
+	if err != nil {
+		return nil, err
+	}
+	methods, closeBase, err := eval.Baselines(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBase()
+	s, r, err := neoMethods(ctx, ds)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	for _, m := range []any{s, r} {
+		if c, ok := m.(io.Closer); ok {
+			defer c.Close()
+		}
+	}
+	if s != nil {
+		methods.Search["neo"] = s
+	}
+	if r != nil {
+		methods.Recommend["neo"] = r
+	}
+	if only != "" {
+		keep := strings.Split(only, ",")
+		for i := range keep {
+			keep[i] = strings.TrimSpace(keep[i])
+		}
+		for name := range methods.Search {
+			if !slices.Contains(keep, name) {
+				delete(methods.Search, name)
+			}
+		}
+		for name := range methods.Recommend {
+			if !slices.Contains(keep, name) {
+				delete(methods.Recommend, name)
+			}
+		}
+	}
+	return eval.Run(ctx, ds, methods, opt)
+}
+
+// repoRoot walks up from the working directory to the folder holding go.mod.
+// Shared: `neo serve` uses it for its testdata defaults too.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("--dataset: no go.mod above the working directory; run inside the repository or use --data DIR")
+		}
+		dir = parent
+	}
+}
+
+// evalPrintReport prints the report as text tables, one per block.
+func evalPrintReport(w io.Writer, rep *eval.Report, k int) {
+	cuts := []int{k}
+	if k != 30 {
+		cuts = append(cuts, 30)
+	}
+	slices.Sort(cuts)
+	cols := []string{}
+	for _, c := range cuts {
+		cols = append(cols, "hr@"+strconv.Itoa(c), "ndcg@"+strconv.Itoa(c))
+	}
+	cols = append(cols, "hr@"+strconv.Itoa(k)+"_se", "n", "latency_ms_p50", "latency_ms_p99")
+	fmt.Fprintf(w, "dataset %s (split %s)\n", rep.Dataset, rep.Split)
+	block := func(title string, b map[string]eval.Metrics) {
+		if len(b) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s\n  %-12s", title, "method")
+		for _, c := range cols {
+			fmt.Fprintf(w, " %10s", strings.TrimPrefix(c, "latency_ms_"))
+		}
+		fmt.Fprintln(w)
+		names := make([]string, 0, len(b))
+		for n := range b {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-12s", n)
+			for _, c := range cols {
+				if c == "n" {
+					fmt.Fprintf(w, " %10d", int(b[n][c]))
+				} else {
+					fmt.Fprintf(w, " %10.4f", b[n][c])
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	block("search", rep.Search)
+	block("search, query seen in train", rep.SearchSeen)
+	block("search, query unseen in train", rep.SearchUnseen)
+	block("recommend", rep.Recommend)
+	fmt.Fprintf(w, "\ninvalid_sids %d  type_violations %d  format_violations %d  short_lists %d  errors %d\n",
+		rep.InvalidSIDs, rep.TypeViolations, rep.FormatViolations, rep.ShortLists, rep.Errors)
+	for _, s := range rep.Skipped {
+		fmt.Fprintln(w, "skipped:", s)
+	}
+	for _, s := range rep.ErrorMessages {
+		fmt.Fprintln(w, "error:", s)
+	}
+}

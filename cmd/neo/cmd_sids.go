@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/sid"
+)
+
+func init() {
+	register(command{
+		name:    "sids",
+		summary: "assign semantic IDs to the catalog's items (residual k-means per type)",
+		run:     runSids,
+	})
+}
+
+// sidsOutput is what --json prints: the report plus where things went.
+type sidsOutput struct {
+	sid.Report
+	CodeCounts []int  `json:"code_counts"` // per level, collision level last (sid.NewVocab)
+	Quantizer  string `json:"quantizer"`   // path of the saved quantizer ("" with --dry-run)
+	Updated    int    `json:"updated"`     // items written with their new SID
+}
+
+func runSids(args []string) int {
+	fs := flag.NewFlagSet("sids", flag.ContinueOnError)
+	dir := fs.String("index", ".neo/index", "catalog index directory")
+	inter := fs.String("interactions", "", "interactions.ndjson; its train events add co-occurrence embeddings (optional)")
+	levels := fs.Int("levels", sid.DefaultLevels, "semantic levels (a collision level is added)")
+	codebook := fs.Int("codebook", sid.DefaultMaxCodebook, "maximum codes per semantic level")
+	dim := fs.Int("dim", sid.DefaultDim, "embedding dimensions (text LSA and co-occurrence each)")
+	cooc := fs.Float64("cooc-weight", sid.DefaultCoocWeight, "share of the co-occurrence part in mixed embeddings (0..1)")
+	seed := fs.Uint64("seed", 1, "random seed; same catalog and seed give the same SIDs")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	dry := fs.Bool("dry-run", false, "assign and report, but write nothing")
+	quiet := fs.Bool("quiet", false, "no progress bars")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--json] [--dry-run]")
+		fmt.Fprintln(fs.Output(), "\nThe quantizer (to give new items codes later) is saved as <index dir>.quantizer.json.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	var progress io.Writer = os.Stderr
+	if *quiet {
+		progress = nil
+	}
+	out, err := assignSIDs(*dir, *inter, sid.AssignOptions{
+		Levels: *levels, MaxCodebook: *codebook, Dim: *dim, Seed: *seed, CoocWeight: *cooc,
+	}, *dry, progress)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo sids:", err)
+		return 1
+	}
+	if *asJSON {
+		b, err := json.Marshal(out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo sids:", err)
+			return 1
+		}
+		fmt.Println(string(b))
+		return 0
+	}
+	fmt.Print(out.Report.String())
+	if out.Quantizer != "" {
+		fmt.Printf("wrote SIDs of %d items; quantizer saved to %s\n", out.Updated, out.Quantizer)
+	} else {
+		fmt.Println("dry run: nothing written")
+	}
+	return 0
+}
+
+// quantizerPath is where neo sids saves the quantizer of the catalog in dir.
+func quantizerPath(dir string) string { return filepath.Clean(dir) + ".quantizer.json" }
+
+// assignSIDs runs the whole command: read the catalog (and interactions),
+// assign, write the SIDs back and save the quantizer.
+func assignSIDs(dir, interactions string, opt sid.AssignOptions, dry bool, progress io.Writer) (*sidsOutput, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("catalog %s: %w (run neo import first)", dir, err)
+	}
+	cat, err := index.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer cat.Close()
+	items, err := cat.Items()
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("catalog %s has no items (run neo import first)", dir)
+	}
+	in := make([]sid.AssignItem, len(items))
+	pos := make(map[string]int, len(items))
+	for i, it := range items {
+		in[i] = sid.AssignItem{ID: it.ID, Type: it.Type, Text: itemText(it), Embedding: it.Embedding}
+		pos[it.ID] = i
+	}
+	if interactions != "" {
+		if opt.Sessions, err = readSessions(interactions, pos); err != nil {
+			return nil, err
+		}
+	}
+	bar := newStageBar(progress)
+	opt.Progress = bar.update
+	a, err := sid.Assign(in, opt)
+	bar.finish()
+	if err != nil {
+		return nil, err
+	}
+	out := &sidsOutput{Report: a.Report, CodeCounts: a.CodeCounts()}
+	if dry {
+		return out, nil
+	}
+
+	// Save the quantizer first: SIDs in the catalog without the quantizer
+	// that made them could not place new items consistently.
+	qpath := quantizerPath(dir)
+	if err := writeJSONFile(qpath, a.Quantizer); err != nil {
+		return nil, err
+	}
+	out.Quantizer = qpath
+
+	// Write through Import rather than Put: SIDs move between items when
+	// reassigned, and Import checks uniqueness against the catalog as it
+	// is after the whole input, in batches.
+	pr, pw := io.Pipe()
+	go func() {
+		enc := json.NewEncoder(pw)
+		for i := range items {
+			items[i].SID = a.SIDs[i].Key()
+			if err := enc.Encode(&items[i]); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.Close()
+	}()
+	rep, err := cat.Import(context.Background(), pr, index.ImportOptions{Progress: progress})
+	pr.Close()
+	out.Updated = rep.Imported
+	if err != nil {
+		return out, fmt.Errorf("writing SIDs: %w", err)
+	}
+	if len(rep.Bad) > 0 {
+		return out, fmt.Errorf("writing SIDs: %d items rejected, first: %s", len(rep.Bad), rep.Bad[0].Error())
+	}
+	// Building the snapshot proves the new SIDs form a valid trie.
+	if err := cat.Rebuild(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// itemText is what the text embedder reads: title, description, brand and
+// the attribute values (in key order, so the text is deterministic).
+func itemText(it index.Item) string {
+	parts := []string{it.Title, it.Description, it.Brand}
+	keys := make([]string, 0, len(it.Attributes))
+	for k := range it.Attributes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		parts = append(parts, it.Attributes[k])
+	}
+	return strings.Join(parts, " \n")
+}
+
+// readSessions turns the train events of an interactions file into one
+// session per user, ordered by time, as indexes into the items. Events on
+// items not in the catalog are skipped.
+func readSessions(path string, pos map[string]int) ([][]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	evs, err := index.ReadInteractions(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	byUser := map[string][]int{} // user → indexes into evs
+	var users []string
+	for i, e := range evs {
+		if e.Split != "" && e.Split != index.SplitTrain {
+			continue
+		}
+		if _, ok := pos[e.Item]; !ok {
+			continue
+		}
+		if _, ok := byUser[e.User]; !ok {
+			users = append(users, e.User)
+		}
+		byUser[e.User] = append(byUser[e.User], i)
+	}
+	slices.Sort(users)
+	sessions := make([][]int, 0, len(users))
+	for _, u := range users {
+		idx := byUser[u]
+		// Stable: events with the same timestamp keep their file order.
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(evs[a].TS, evs[b].TS) })
+		s := make([]int, len(idx))
+		for p, i := range idx {
+			s[p] = pos[evs[i].Item]
+		}
+		sessions = append(sessions, s)
+	}
+	return sessions, nil
+}
+
+// writeJSONFile writes v to path atomically (temporary file, then rename).
+func writeJSONFile(path string, v any) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes it 0600
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// stageBar shows one progress bar per stage of sid.Assign.
+type stageBar struct {
+	w     io.Writer
+	stage string
+	bar   *progressbar.ProgressBar
+}
+
+func newStageBar(w io.Writer) *stageBar { return &stageBar{w: w} }
+
+func (s *stageBar) update(stage string, done, total int) {
+	if s.w == nil {
+		return
+	}
+	if stage != s.stage || s.bar == nil {
+		s.finish()
+		s.stage = stage
+		s.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(s.w),
+			progressbar.OptionSetDescription("sids: "+stage), progressbar.OptionShowCount(),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	_ = s.bar.Set(done)
+}
+
+func (s *stageBar) finish() {
+	if s.bar != nil {
+		_ = s.bar.Finish()
+		s.bar = nil
+	}
+}

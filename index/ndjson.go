@@ -1,0 +1,234 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/neo-search/neo/sid"
+)
+
+// Splits of interactions and queries (docs/CONTRACTS.md).
+const (
+	SplitTrain = "train"
+	SplitValid = "valid"
+	SplitTest  = "test"
+)
+
+// Interaction is one interactions.ndjson record: a user's event on an item
+// at a Unix time in seconds. Split defaults to "train".
+type Interaction struct {
+	User  string `json:"user"`
+	Item  string `json:"item"`
+	TS    int64  `json:"ts"`
+	Event string `json:"event"`
+	Split string `json:"split,omitempty"`
+}
+
+// Query is one queries.ndjson record: a search query with graded relevant
+// items (higher grade = more relevant). Type, when set, is the entity type
+// asked for. Split defaults to "train".
+type Query struct {
+	Query    string      `json:"query"`
+	Type     string      `json:"type,omitempty"`
+	Relevant []Relevance `json:"relevant"`
+	Split    string      `json:"split,omitempty"`
+}
+
+// Relevance is one labelled item of a Query.
+type Relevance struct {
+	Item  string `json:"item"`
+	Grade int    `json:"grade"`
+}
+
+// MaxGrade bounds relevance grades.
+const MaxGrade = 100
+
+// ParseInteraction reads one interactions.ndjson record strictly: user,
+// item and event are required non-empty strings, ts a required integer,
+// split one of train, valid, test; unknown fields are errors.
+func ParseInteraction(line []byte) (Interaction, error) {
+	var in Interaction
+	m, err := object(line)
+	if err != nil {
+		return in, err
+	}
+	if err := checkFields(m, "user", "item", "ts", "event", "split"); err != nil {
+		return in, err
+	}
+	if in.User, err = requiredStr(m, "user"); err != nil {
+		return in, err
+	}
+	if in.Item, err = requiredStr(m, "item"); err != nil {
+		return in, err
+	}
+	ts, ok, err := integer(m, "ts")
+	if err != nil {
+		return in, err
+	}
+	if !ok {
+		return in, errors.New("missing field \"ts\"")
+	}
+	in.TS = ts
+	if in.Event, err = requiredStr(m, "event"); err != nil {
+		return in, err
+	}
+	in.Split, err = split(m)
+	return in, err
+}
+
+// ParseQuery reads one queries.ndjson record strictly: query is a
+// required non-empty string, type an optional entity type (normalised with
+// sid.NormalizeType), relevant a non-empty list of distinct items with
+// integer grades in 0..MaxGrade, split train, valid or test.
+func ParseQuery(line []byte) (Query, error) {
+	var q Query
+	m, err := object(line)
+	if err != nil {
+		return q, err
+	}
+	if err := checkFields(m, "query", "type", "relevant", "split"); err != nil {
+		return q, err
+	}
+	if q.Query, err = requiredStr(m, "query"); err != nil {
+		return q, err
+	}
+	if t, ok, err := str(m, "type"); err != nil {
+		return q, err
+	} else if ok && t != "" {
+		if q.Type = sid.NormalizeType(t); q.Type == "" {
+			return q, fmt.Errorf("field \"type\": %q is not a usable entity type", clip(t))
+		}
+	}
+	raw, ok := m["relevant"]
+	if !ok || isNull(raw) {
+		return q, errors.New("missing field \"relevant\"")
+	}
+	if kindOf(raw) != "array" {
+		return q, fieldError("relevant", "an array", raw)
+	}
+	var rels []json.RawMessage
+	if err := json.Unmarshal(raw, &rels); err != nil {
+		return q, fmt.Errorf("field \"relevant\": %s", jsonReason(err))
+	}
+	if len(rels) == 0 {
+		return q, errors.New("field \"relevant\" is empty")
+	}
+	seen := make(map[string]bool, len(rels))
+	for i, r := range rels {
+		rel, err := parseRelevance(r)
+		if err != nil {
+			return q, fmt.Errorf("field \"relevant\": element %d: %w", i, err)
+		}
+		if seen[rel.Item] {
+			return q, fmt.Errorf("field \"relevant\": item %q listed twice", clip(rel.Item))
+		}
+		seen[rel.Item] = true
+		q.Relevant = append(q.Relevant, rel)
+	}
+	q.Split, err = split(m)
+	return q, err
+}
+
+func parseRelevance(raw []byte) (Relevance, error) {
+	var r Relevance
+	if kindOf(raw) != "object" {
+		return r, fmt.Errorf("want an object, got %s", kindOf(raw))
+	}
+	m, err := object(raw)
+	if err != nil {
+		return r, err
+	}
+	if err := checkFields(m, "item", "grade"); err != nil {
+		return r, err
+	}
+	if r.Item, err = requiredStr(m, "item"); err != nil {
+		return r, err
+	}
+	g, ok, err := integer(m, "grade")
+	if err != nil {
+		return r, err
+	}
+	if !ok {
+		return r, errors.New("missing field \"grade\"")
+	}
+	if g < 0 || g > MaxGrade {
+		return r, fmt.Errorf("field \"grade\": %d out of range 0..%d", g, MaxGrade)
+	}
+	r.Grade = int(g)
+	return r, nil
+}
+
+// ReadInteractions reads an interactions.ndjson stream, skipping blank
+// lines. The first bad line stops it with a *LineError.
+func ReadInteractions(r io.Reader) ([]Interaction, error) {
+	return readAll(r, ParseInteraction)
+}
+
+// ReadQueries reads a queries.ndjson stream, skipping blank lines. The
+// first bad line stops it with a *LineError.
+func ReadQueries(r io.Reader) ([]Query, error) {
+	return readAll(r, ParseQuery)
+}
+
+// ReadItems reads an items.ndjson stream, skipping blank lines. The first
+// bad line stops it with a *LineError; use Catalog.Import to skip bad
+// lines instead.
+func ReadItems(r io.Reader) ([]Item, error) {
+	return readAll(r, parseItem)
+}
+
+func readAll[T any](r io.Reader, parse func([]byte) (T, error)) ([]T, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
+	var out []T
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if n == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+		}
+		if len(line) == 0 {
+			continue
+		}
+		v, err := parse(line)
+		if err != nil {
+			return out, &LineError{Line: n, ID: recordID(v), Reason: err.Error()}
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return out, &LineError{Line: n + 1, Reason: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
+		}
+		return out, err
+	}
+	return out, nil
+}
+
+// recordID is the id a LineError names: an item's id.
+func recordID(v any) string {
+	if it, ok := v.(Item); ok {
+		return it.ID
+	}
+	return ""
+}
+
+// WriteNDJSON writes records as NDJSON, one compact JSON object per line,
+// without HTML escaping. Map keys come out sorted, so equal records give
+// equal bytes.
+func WriteNDJSON[T any](w io.Writer, records []T) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for i := range records {
+		if err := enc.Encode(&records[i]); err != nil {
+			return fmt.Errorf("index: record %d: %w", i, err)
+		}
+	}
+	return bw.Flush()
+}

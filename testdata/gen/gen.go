@@ -1,0 +1,706 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/neo-search/neo/index"
+)
+
+// Config sizes the demo.
+type Config struct {
+	Seed         uint64
+	Users        int
+	TrainQueries int
+	TestQueries  int
+}
+
+// DefaultConfig is the committed demo in testdata/demo.
+func DefaultConfig() Config {
+	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300}
+}
+
+// Demo is a generated data folder.
+type Demo struct {
+	Items        []index.Item
+	Interactions []index.Interaction
+	Queries      []index.Query
+}
+
+// collection is a brand's themed line: one style, one material family, a
+// three-colour palette, several types.
+type collection struct {
+	name    string
+	brand   int
+	style   int
+	family  int
+	palette []int
+	types   []int
+}
+
+// item is an index.Item with its generation attributes kept as indexes.
+type item struct {
+	index.Item
+	coll, typ, style, family, color, material int // material: global index
+}
+
+type gen struct {
+	cfg   Config
+	colls []collection
+	items []*item
+	// byCollType[c][t] lists the items of collection c and type t.
+	byCollType [][][]*item
+	materials  []materialSpec // global material list: family*6 + class*2 + k
+}
+
+// rng returns an independent stream per phase, so that changing one phase
+// does not reshuffle the others.
+func (g *gen) rng(phase uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(g.cfg.Seed, phase))
+}
+
+// Generate builds the demo deterministically from cfg.
+func Generate(cfg Config) *Demo {
+	g := &gen{cfg: cfg}
+	for _, f := range families {
+		for _, cl := range f.materials {
+			g.materials = append(g.materials, cl[0], cl[1])
+		}
+	}
+	g.catalog()
+	d := &Demo{}
+	for _, it := range g.items {
+		d.Items = append(d.Items, it.Item)
+	}
+	d.Interactions = g.sessions()
+	d.Queries = g.queries()
+	return d
+}
+
+func materialIndex(family, class, k int) int { return family*6 + class*2 + k }
+
+// catalog makes the collections and their items.
+func (g *gen) catalog() {
+	r := g.rng(1)
+	names := slices.Clone(collectionNames)
+	r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	for b := range brands {
+		house := r.IntN(len(styles)) // a brand leans to a house style
+		n := 3 + r.IntN(2)
+		for range n {
+			c := collection{name: names[0], brand: b, family: r.IntN(len(families))}
+			names = names[1:]
+			c.style = house
+			if r.Float64() < 0.5 {
+				c.style = r.IntN(len(styles))
+			}
+			c.palette = r.Perm(len(colors))[:3]
+			k := 4 + r.IntN(4)
+			c.types = r.Perm(len(types))[:k]
+			slices.Sort(c.types)
+			g.colls = append(g.colls, c)
+		}
+	}
+	// Every type must be in enough collections to spread its items.
+	for t := range types {
+		for g.collsWith(t) < 8 {
+			c := &g.colls[r.IntN(len(g.colls))]
+			if !slices.Contains(c.types, t) {
+				c.types = append(c.types, t)
+				slices.Sort(c.types)
+			}
+		}
+	}
+
+	g.byCollType = make([][][]*item, len(g.colls))
+	for c := range g.colls {
+		g.byCollType[c] = make([][]*item, len(types))
+	}
+	for t, ts := range types {
+		var cs []int
+		for c := range g.colls {
+			if slices.Contains(g.colls[c].types, t) {
+				cs = append(cs, c)
+			}
+		}
+		// Split the type's count over its collections, unevenly.
+		w := make([]float64, len(cs))
+		sum := 0.0
+		for i := range w {
+			w[i] = 0.6 + r.Float64()
+			sum += w[i]
+		}
+		left := ts.count
+		for i, c := range cs {
+			n := int(math.Round(float64(ts.count) * w[i] / sum))
+			if i == len(cs)-1 || n > left {
+				n = left
+			}
+			left -= n
+			g.makeItems(r, c, t, n)
+		}
+	}
+
+	// Ids in a shuffled order, so nothing can be read off an id.
+	r.Shuffle(len(g.items), func(i, j int) { g.items[i], g.items[j] = g.items[j], g.items[i] })
+	for i, it := range g.items {
+		it.ID = fmt.Sprintf("sku-%05d", i+1)
+	}
+}
+
+func (g *gen) collsWith(t int) int {
+	n := 0
+	for _, c := range g.colls {
+		if slices.Contains(c.types, t) {
+			n++
+		}
+	}
+	return n
+}
+
+// makeItems adds n distinct variants (adjective × material × colour ×
+// noun) of type t to collection c.
+func (g *gen) makeItems(r *rand.Rand, c, t, n int) {
+	col := g.colls[c]
+	ts, st := types[t], styles[col.style]
+	br := brands[col.brand]
+	variants := len(st.adjs) * 2 * len(col.palette) * len(ts.nouns)
+	if n > variants {
+		panic(fmt.Sprintf("gen: %d %s items in %s, only %d variants", n, ts.name, col.name, variants))
+	}
+	for _, v := range r.Perm(variants)[:n] {
+		adj := v % len(st.adjs)
+		v /= len(st.adjs)
+		mk := v % 2
+		v /= 2
+		color := col.palette[v%len(col.palette)]
+		noun := ts.nouns[v/len(col.palette)]
+		mat := materialIndex(col.family, ts.class, mk)
+		m := g.materials[mat]
+		it := &item{coll: c, typ: t, style: col.style, family: col.family, color: color, material: mat}
+		colorName := colors[color].name
+		var title string
+		if ts.class == jewel {
+			title = fmt.Sprintf("%s %s %s %s %s", br.name, col.name, st.adjs[adj], titleCase(m.name), noun)
+		} else {
+			title = fmt.Sprintf("%s %s %s %s %s %s", br.name, col.name, st.adjs[adj], titleCase(colorName), titleCase(m.name), noun)
+		}
+		// Only products and quotients: no fused multiply-add can make
+		// prices differ between CPU architectures.
+		price := ts.price * tierPrice[br.tier] * m.price * float64(80+r.IntN(41)) / 100
+		it.Item = index.Item{
+			Type:        ts.name,
+			Title:       title,
+			Description: describe(r, col, ts, st, m.name, colorName, noun, br.name),
+			Brand:       br.name,
+			Attributes: map[string]string{
+				"collection": col.name,
+				"material":   m.name,
+				"color":      colorName,
+				"style":      st.name,
+			},
+			Price:   roundPrice(price),
+			InStock: r.Float64() < 0.92,
+		}
+		g.items = append(g.items, it)
+		g.byCollType[c][t] = append(g.byCollType[c][t], it)
+	}
+}
+
+func roundPrice(p float64) float64 {
+	step := 10.0
+	if p >= 1000 {
+		step = 50
+	}
+	return math.Max(step, math.Round(p/step)*step)
+}
+
+func titleCase(s string) string {
+	w := strings.Fields(s)
+	for i, x := range w {
+		w[i] = strings.ToUpper(x[:1]) + x[1:]
+	}
+	return strings.Join(w, " ")
+}
+
+// describe writes one to three sentences naming material, colour, style
+// and an occasion.
+func describe(r *rand.Rand, col collection, ts typeSpec, st styleSpec, material, color, noun, brand string) string {
+	noun = strings.ToLower(noun)
+	lead := article(st.name) + " " + st.name
+	if strings.HasSuffix(noun, "s") {
+		lead = "A pair of " + st.name
+	}
+	s := []string{fmt.Sprintf("%s %s in %s, from the %s collection by %s.", lead, noun, material, col.name, brand)}
+	if r.Float64() < 0.75 {
+		f := pick(r, []string{"Shown in %s, with %s.", "Dyed %s and made with %s.", "In a %s colourway, with %s."})
+		if ts.class == jewel {
+			f = pick(r, []string{"Set with %s stones, with %s.", "Finished with %s enamel and %s.", "Accented in %s, with %s."})
+		}
+		s = append(s, fmt.Sprintf(f, color, st.describe))
+	}
+	if r.Float64() < 0.6 {
+		f := pick(r, []string{"Made for %s.", "An easy choice for %s.", "Just right for %s."})
+		s = append(s, fmt.Sprintf(f, st.occasions[r.IntN(len(st.occasions))]))
+	}
+	return strings.Join(s, " ")
+}
+
+func pick(r *rand.Rand, xs []string) string { return xs[r.IntN(len(xs))] }
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
+}
+
+// user is a shopper's taste: a favourite collection (its style, material
+// family and price tier) and possibly a second one close to it, and a
+// favourite colour.
+type user struct {
+	favs  []int
+	color int
+}
+
+// sessions writes one session of 6–14 events per user and splits each
+// leave-last-out.
+func (g *gen) sessions() []index.Interaction {
+	r := g.rng(2)
+	var out []index.Interaction
+	const day = 86400
+	for u := range g.cfg.Users {
+		us := g.taste(r)
+		id := fmt.Sprintf("u%04d", u+1)
+		n := 6 + r.IntN(9)
+		ts := int64(1_735_689_600 + r.IntN(90*day))
+		seen := map[*item]bool{}
+		var cur *item
+		var evs []index.Interaction
+		for len(evs) < n {
+			it := g.nextItem(r, us, cur, seen)
+			seen[it] = true
+			cur = it
+			ev := "view"
+			if r.Float64() < 0.12 {
+				ev = "purchase"
+			}
+			evs = append(evs, index.Interaction{User: id, Item: it.ID, TS: ts, Event: ev, Split: index.SplitTrain})
+			ts += int64(20 + r.IntN(900))
+		}
+		evs[len(evs)-1].Split = index.SplitTest
+		evs[len(evs)-2].Split = index.SplitValid
+		out = append(out, evs...)
+	}
+	return out
+}
+
+func (g *gen) taste(r *rand.Rand) user {
+	c := r.IntN(len(g.colls))
+	us := user{favs: []int{c}, color: g.colls[c].palette[r.IntN(3)]}
+	if r.Float64() < 0.6 {
+		if o := g.nearCollection(r, c, []int{c}); o >= 0 {
+			us.favs = append(us.favs, o)
+		}
+	}
+	return us
+}
+
+// nearCollection picks a collection other than those in not that shares
+// c's style or material family, preferring c's price tier; -1 if none.
+func (g *gen) nearCollection(r *rand.Rand, c int, not []int) int {
+	base := g.colls[c]
+	var best []int
+	bestScore := 0
+	for o, oc := range g.colls {
+		if slices.Contains(not, o) {
+			continue
+		}
+		score := 0
+		if oc.style == base.style {
+			score += 2
+		}
+		if oc.family == base.family {
+			score += 2
+		}
+		if score == 0 {
+			continue
+		}
+		if brands[oc.brand].tier == brands[base.brand].tier {
+			score++
+		}
+		switch {
+		case score > bestScore:
+			best, bestScore = []int{o}, score
+		case score == bestScore:
+			best = append(best, o)
+		}
+	}
+	if len(best) == 0 {
+		return -1
+	}
+	return best[r.IntN(len(best))]
+}
+
+// nextItem picks a shopper's next item: mostly the next type (by the
+// usual cross-type moves) in the current or a favourite collection, in the
+// favourite colour when there is one; 15% of the time any item.
+func (g *gen) nextItem(r *rand.Rand, us user, cur *item, seen map[*item]bool) *item {
+	for range 50 {
+		if r.Float64() < 0.15 {
+			if it := g.items[r.IntN(len(g.items))]; !seen[it] {
+				return it
+			}
+			continue
+		}
+		c := us.favs[r.IntN(len(us.favs))]
+		if cur != nil {
+			switch x := r.Float64(); {
+			case x < 0.6 && g.isFav(us, cur.coll):
+				c = cur.coll
+			case x > 0.85:
+				if o := g.nearCollection(r, c, us.favs); o >= 0 {
+					c = o
+				}
+			}
+		}
+		t := g.nextType(r, c, cur)
+		cands := g.byCollType[c][t]
+		var fresh, inColor []*item
+		for _, it := range cands {
+			if !seen[it] {
+				fresh = append(fresh, it)
+				if it.color == us.color {
+					inColor = append(inColor, it)
+				}
+			}
+		}
+		if len(inColor) > 0 && r.Float64() < 0.6 {
+			return inColor[r.IntN(len(inColor))]
+		}
+		if len(fresh) > 0 {
+			return fresh[r.IntN(len(fresh))]
+		}
+	}
+	for { // everything near the taste was seen: any new item
+		if it := g.items[r.IntN(len(g.items))]; !seen[it] {
+			return it
+		}
+	}
+}
+
+func (g *gen) isFav(us user, c int) bool { return slices.Contains(us.favs, c) }
+
+// nextType follows the type moves from the current item within collection
+// c's types; the first item, or a dead end, takes any of c's types.
+func (g *gen) nextType(r *rand.Rand, c int, cur *item) int {
+	ct := g.colls[c].types
+	if cur != nil {
+		var opts []int
+		for _, name := range next[types[cur.typ].name] {
+			if t := typeIndex(name); slices.Contains(ct, t) {
+				opts = append(opts, t)
+			}
+		}
+		if len(opts) > 0 {
+			return opts[r.IntN(len(opts))]
+		}
+	}
+	return ct[r.IntN(len(ct))]
+}
+
+func typeIndex(name string) int {
+	return slices.IndexFunc(types, func(t typeSpec) bool { return t.name == name })
+}
+
+// Query attributes a query may target besides its type.
+const (
+	attrColor = iota
+	attrMaterial
+	attrBrand
+	attrStyle
+)
+
+type attr struct{ kind, value int }
+
+func (g *gen) has(it *item, a attr) bool {
+	switch a.kind {
+	case attrColor:
+		return it.color == a.value
+	case attrMaterial:
+		return it.material == a.value
+	case attrBrand:
+		return g.colls[it.coll].brand == a.value
+	default:
+		return it.style == a.value
+	}
+}
+
+// combo is what a query asks for: a type, a main attribute and maybe a
+// second one. Items with the type and both attributes get grade 2; with
+// the type and the main attribute only (e.g. the right material in another
+// style), grade 1.
+type combo struct {
+	typ      int
+	attrs    []attr
+	relevant []index.Relevance
+}
+
+// combos lists every combination whose relevant set has 3–40 items and at
+// least 3 of grade 2, in a fixed order.
+func (g *gen) combos() []combo {
+	values := func(kind, t int) []int {
+		var n int
+		switch kind {
+		case attrColor:
+			n = len(colors)
+		case attrMaterial:
+			n = len(g.materials)
+		case attrBrand:
+			n = len(brands)
+		default:
+			n = len(styles)
+		}
+		var out []int
+		for v := range n {
+			if kind == attrMaterial && (v/2)%3 != types[t].class {
+				continue
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	byID := slices.Clone(g.items)
+	slices.SortFunc(byID, func(a, b *item) int { return cmp.Compare(a.ID, b.ID) })
+	var out []combo
+	for t := range types {
+		for _, k1 := range []int{attrColor, attrMaterial, attrBrand} {
+			for _, v1 := range values(k1, t) {
+				a := attr{k1, v1}
+				var base []*item
+				for _, it := range byID {
+					if it.typ == t && g.has(it, a) {
+						base = append(base, it)
+					}
+				}
+				if len(base) < 3 || len(base) > 40 {
+					continue
+				}
+				c := combo{typ: t, attrs: []attr{a}}
+				for _, it := range base {
+					c.relevant = append(c.relevant, index.Relevance{Item: it.ID, Grade: 2})
+				}
+				out = append(out, c)
+				for k2 := attrColor; k2 <= attrStyle; k2++ {
+					if k2 == k1 {
+						continue
+					}
+					for _, v2 := range values(k2, t) {
+						b := attr{k2, v2}
+						c := combo{typ: t, attrs: []attr{a, b}}
+						var full, part []index.Relevance
+						for _, it := range base {
+							if g.has(it, b) {
+								full = append(full, index.Relevance{Item: it.ID, Grade: 2})
+							} else {
+								part = append(part, index.Relevance{Item: it.ID, Grade: 1})
+							}
+						}
+						if len(full) < 3 || len(part) == 0 {
+							continue
+						}
+						c.relevant = append(full, part...)
+						out = append(out, c)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// queries phrases combos into train and test queries. A share of the
+// combos is held out, so most test queries are new combinations; the rest
+// are new phrasings of train combos. No test string equals a train string.
+func (g *gen) queries() []index.Query {
+	r := g.rng(3)
+	all := g.combos()
+	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	nHeld := g.cfg.TestQueries * 2 / 3
+	held, train := all[:nHeld], all[nHeld:]
+
+	used := map[string]bool{}
+	var out []index.Query
+	add := func(c combo, split string) bool {
+		for range 20 {
+			s := g.phrase(r, c)
+			if used[s] {
+				continue
+			}
+			used[s] = true
+			q := index.Query{Query: s, Relevant: c.relevant, Split: split}
+			if r.Float64() < 0.5 {
+				q.Type = types[c.typ].name
+			}
+			out = append(out, q)
+			return true
+		}
+		return false
+	}
+	for i, n := 0, 0; n < g.cfg.TrainQueries; i++ {
+		if i > 100*g.cfg.TrainQueries {
+			panic("gen: not enough distinct train phrasings")
+		}
+		if add(train[i%len(train)], index.SplitTrain) {
+			n++
+		}
+	}
+	for _, c := range held {
+		add(c, index.SplitTest)
+	}
+	for len(out) < g.cfg.TrainQueries+g.cfg.TestQueries {
+		add(train[r.IntN(len(train))], index.SplitTest)
+	}
+	return out
+}
+
+// phrase writes a combo as a query in one of the templates, each attribute
+// through a synonym, placed before or after the type word.
+func (g *gen) phrase(r *rand.Rand, c combo) string {
+	ts := types[c.typ]
+	hasStyle := slices.ContainsFunc(c.attrs, func(a attr) bool { return a.kind == attrStyle })
+	tpl := pick(r, templates)
+	for strings.Contains(tpl, "{H}") && !hasStyle {
+		tpl = pick(r, templates)
+	}
+	before := strings.Contains(tpl, "{P}")
+	brandFirst := before && strings.Contains(tpl, "{T}")
+	var pre, post []string
+	hint := ""
+	for _, a := range c.attrs {
+		switch a.kind {
+		case attrStyle:
+			if strings.Contains(tpl, "{H}") {
+				hint = styles[a.value].hint
+			} else if before {
+				pre = append(pre, pick(r, styles[a.value].words))
+			} else {
+				post = append(post, "in a "+pick(r, styles[a.value].words)+" style")
+			}
+		case attrColor:
+			w := pick(r, colors[a.value].words)
+			if before && r.Float64() < 0.6 {
+				pre = append(pre, w)
+			} else {
+				post = append(post, "in "+w)
+			}
+		case attrMaterial:
+			w := pick(r, g.materials[a.value].words)
+			switch x := r.Float64(); {
+			case before && x < 0.4:
+				pre = append(pre, w)
+			case x < 0.8:
+				post = append(post, "in "+w)
+			default:
+				post = append(post, "made of "+w)
+			}
+		case attrBrand:
+			name := brands[a.value].name
+			if brandFirst && r.Float64() < 0.4 {
+				pre = append([]string{name}, pre...)
+			} else {
+				post = append(post, pick(r, []string{"by ", "from "})+name)
+			}
+		}
+	}
+	word := pick(r, ts.words)
+	if strings.HasSuffix(word, "s") && !strings.HasPrefix(word, "pair") {
+		tpl = strings.Replace(tpl, "a {P}", "a pair of {P}", 1) // "a pair of ruby studs"
+	}
+	s := strings.NewReplacer(
+		"{P}", strings.Join(pre, " "),
+		"{S}", strings.Join(post, " "),
+		"{T}", word,
+		"{U}", ts.usage,
+		"{H}", hint,
+	).Replace(tpl)
+	return fixArticles(strings.Join(strings.Fields(s), " "))
+}
+
+// fixArticles turns "a" before a vowel into "an".
+func fixArticles(s string) string {
+	w := strings.Fields(s)
+	for i := 0; i+1 < len(w); i++ {
+		if w[i] == "a" && strings.ContainsRune("aeiouAEIOU", rune(w[i+1][0])) {
+			w[i] = "an"
+		}
+	}
+	s = strings.Join(w, " ")
+	return strings.ReplaceAll(s, " ?", "?")
+}
+
+// Write writes the three NDJSON files into dir.
+func (d *Demo) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := []struct {
+		name  string
+		write func(f *os.File) error
+	}{
+		{"items.ndjson", func(f *os.File) error { return index.WriteNDJSON(f, d.Items) }},
+		{"interactions.ndjson", func(f *os.File) error { return index.WriteNDJSON(f, d.Interactions) }},
+		{"queries.ndjson", func(f *os.File) error { return index.WriteNDJSON(f, d.Queries) }},
+	}
+	for _, fl := range files {
+		f, err := os.Create(filepath.Join(dir, fl.name))
+		if err != nil {
+			return err
+		}
+		err = fl.write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", fl.name, err)
+		}
+	}
+	return nil
+}
+
+// Summary returns the demo's counts, one line each.
+func (d *Demo) Summary() string {
+	var b strings.Builder
+	perType := map[string]int{}
+	inStock := 0
+	for _, it := range d.Items {
+		perType[it.Type]++
+		if it.InStock {
+			inStock++
+		}
+	}
+	fmt.Fprintf(&b, "items: %d (%d in stock)\n", len(d.Items), inStock)
+	for _, t := range types {
+		fmt.Fprintf(&b, "  %-9s %d\n", t.name, perType[t.name])
+	}
+	users := map[string]bool{}
+	splits := map[string]int{}
+	for _, in := range d.Interactions {
+		users[in.User] = true
+		splits[in.Split]++
+	}
+	fmt.Fprintf(&b, "interactions: %d from %d users (train %d, valid %d, test %d)\n",
+		len(d.Interactions), len(users), splits[index.SplitTrain], splits[index.SplitValid], splits[index.SplitTest])
+	qs := map[string]int{}
+	for _, q := range d.Queries {
+		qs[q.Split]++
+	}
+	fmt.Fprintf(&b, "queries: %d (train %d, test %d)\n", len(d.Queries), qs[index.SplitTrain], qs[index.SplitTest])
+	return b.String()
+}
