@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/neo-search/neo/onnx"
+)
+
+// trainPython is the interpreter neo train uses: Debian's, which has
+// python3-torch (a pyenv or venv python3 earlier on PATH usually does not).
+const trainPython = "/usr/bin/python3"
+
+func init() {
+	register(command{name: "doctor", summary: "check the onnxruntime library and the training toolchain", run: runDoctor})
+}
+
+func runDoctor(args []string) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	lib := fs.String("lib", "", "onnxruntime library to check (default: the usual lookup)")
+	model := fs.String("model", "", "also load this model directory and print its dimensions")
+	python := fs.String("python", trainPython, "python interpreter used by neo train")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: neo doctor [--lib PATH] [--model DIR] [--python PATH]\n\nFinds and loads the onnxruntime library, prints its path and version, and checks\nthat the trainer's python has torch.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ok := true
+
+	fmt.Println("onnxruntime:")
+	if path, err := onnx.FindLibrary(*lib); err != nil {
+		fmt.Printf("  FAIL  %v\n", err)
+		ok = false
+	} else {
+		fmt.Printf("  path     %s\n", path)
+		if err := onnx.Init(path); err != nil {
+			fmt.Printf("  FAIL  %v\n", err)
+			if errors.Is(err, onnx.ErrLibraryVersion) {
+				fmt.Printf("        fix: scripts/install-onnxruntime.sh installs onnxruntime %s; unset %s if it points elsewhere\n", onnx.LibraryVersion, onnx.EnvLibrary)
+			}
+			ok = false
+		} else {
+			v := onnx.Version()
+			note := ""
+			if v != onnx.LibraryVersion {
+				note = fmt.Sprintf(" (neo is tested with %s; this one provides the same C API)", onnx.LibraryVersion)
+			}
+			fmt.Printf("  version  %s%s\n  ok\n", v, note)
+		}
+	}
+
+	if *model != "" {
+		fmt.Println("model:")
+		m, err := onnx.Load(*model, onnx.Config{LibraryPath: *lib})
+		if err != nil {
+			fmt.Printf("  FAIL  %v\n", err)
+			ok = false
+		} else {
+			d := m.Dims()
+			fmt.Printf("  %s: %d layers, %d kv heads, head dim %d, vocab %d\n", m.Path(), d.Layers, d.KVHeads, d.HeadDim, d.Vocab)
+			m.Close()
+		}
+	}
+
+	// Training is optional for serving, so a missing torch is a warning.
+	fmt.Println("training (neo train):")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, *python, "-c",
+		"import torch, numpy; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'no-cuda', numpy.__version__)").CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if len(msg) > 300 {
+			msg = msg[len(msg)-300:]
+		}
+		fmt.Printf("  WARN  %s cannot import torch/numpy: %v %s\n", *python, err, msg)
+		fmt.Println("        fix: apt-get install python3-torch python3-numpy (only neo train needs them)")
+	} else {
+		f := strings.Fields(string(out))
+		if len(f) == 3 {
+			fmt.Printf("  python   %s\n  torch    %s (%s)\n  numpy    %s\n  ok\n", *python, f[0], f[1], f[2])
+		} else {
+			fmt.Printf("  python   %s: %s\n", *python, strings.TrimSpace(string(out)))
+		}
+	}
+	if _, err := os.Stat(*python); err == nil {
+		if o, err := exec.CommandContext(ctx, *python, "-c", "import onnx; print(onnx.__version__)").Output(); err == nil {
+			fmt.Printf("  onnx     %s (optional: model check after export)\n", strings.TrimSpace(string(o)))
+		}
+	}
+
+	if !ok {
+		return 1
+	}
+	return 0
+}

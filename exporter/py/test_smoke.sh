@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Trainer smoke test (CI, well under 2 minutes): synthetic shards ->
+# train.py --preset tiny, interrupted after 10 steps and resumed -> ONNX
+# export + parity fixture -> the Go parity test against that model.
+#
+#   exporter/py/test_smoke.sh            (from anywhere; needs Go, npm on first use)
+#   KEEP=1 exporter/py/test_smoke.sh     keeps the work folder
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+py="${PYTHON:-/usr/bin/python3}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/neo-smoke.XXXXXX")"
+if [[ "${KEEP:-}" == 1 ]]; then
+  echo "smoke: work folder $work"
+else
+  trap 'rm -rf "$work"' EXIT
+fi
+cd "$repo"
+start=$SECONDS
+
+"$py" -c 'import torch, numpy' 2>/dev/null || { echo "smoke: $py lacks torch/numpy (apt-get install python3-torch python3-numpy)" >&2; exit 1; }
+
+"$py" exporter/py/make_synthetic.py --out "$work/export"
+
+# Interrupted run, then --resume: must finish and match an uninterrupted run.
+"$py" exporter/py/train.py --data "$work/export" --out "$work/model" --preset tiny --stop-after 10 >"$work/run1.log"
+grep -q "stopped at stage warmup step 10" "$work/run1.log" || { cat "$work/run1.log"; echo "smoke: --stop-after did not stop" >&2; exit 1; }
+"$py" exporter/py/train.py --data "$work/export" --out "$work/model" --preset tiny --resume | tee "$work/run2.log" | grep -v " step "
+grep -q "resuming from" "$work/run2.log" || { echo "smoke: --resume did not resume" >&2; exit 1; }
+"$py" exporter/py/train.py --data "$work/export" --out "$work/ref" --preset tiny >/dev/null
+
+"$py" - "$work" <<'EOF'
+import json, os, sys
+w = sys.argv[1]
+m = os.path.join(w, "model")
+for f in ("model.onnx", "neo.json", "tokenizer.json", "parity.json", "parity.bin"):
+    assert os.path.exists(os.path.join(m, f)), f"missing {f}"
+neo = json.load(open(os.path.join(m, "neo.json")))
+ref = json.load(open(os.path.join(w, "ref", "neo.json")))
+t = neo["training"]
+assert [s["name"] for s in t["stages"]] == ["warmup", "ground", "instruct"], t["stages"]
+assert all(s["steps"] > 0 and s["loss"] for s in t["stages"])
+assert set(t["sid_accuracy"]) == {"type", "l0", "l1", "l2", "l3"}, t["sid_accuracy"]
+assert neo["model"]["layers"] == 2 and t["data_hash"]
+assert [s["loss"] for s in t["stages"]] == [s["loss"] for s in ref["training"]["stages"]], "resumed run differs from uninterrupted run"
+assert open(os.path.join(m, "parity.bin"), "rb").read() == open(os.path.join(w, "ref", "parity.bin"), "rb").read()
+print("smoke: outputs ok; resumed run identical to uninterrupted run")
+EOF
+
+scripts/install-onnxruntime.sh --quiet >/dev/null
+NEO_PARITY_MODEL="$work/model" go test ./onnx/ -run '^TestParity$' -count=1 -v | grep -E "parity|cache vs|^(ok|FAIL|---)"
+echo "smoke: passed in $((SECONDS - start))s"

@@ -1,0 +1,57 @@
+package onnx
+
+import (
+	"os"
+	"testing"
+)
+
+// BenchmarkStep measures one decode step (4 rows) with the KV cache:
+//
+//	go test ./onnx -run '^$' -bench Step -benchmem
+//
+// $NEO_BENCH_MODEL selects another model directory (default testdata/tiny).
+// The state is re-prefilled (timer stopped) every 128 steps so the cache
+// length stays in a realistic range, and Reserve(128) sizes its buffers up
+// front, so allocs/op are what a step itself allocates (onnxruntime_go
+// tensor headers and Run's argument slices), not amortised cache growth.
+func BenchmarkStep(b *testing.B) {
+	dir := tinyDir
+	if d := os.Getenv("NEO_BENCH_MODEL"); d != "" {
+		dir = d
+	}
+	m := loadModel(b, dir)
+	v := int32(m.Vocab())
+	prompts := make([][]int32, 4)
+	for r := range prompts {
+		for j := 0; j < 16+r; j++ {
+			prompts[r] = append(prompts[r], int32(j*7+r)%v)
+		}
+	}
+	s, err := m.Prefill(prompts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Reserve(128)
+	toks := make([]int32, len(prompts))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%128 == 0 {
+			b.StopTimer()
+			s.Close()
+			if s, err = m.Prefill(prompts); err != nil {
+				b.Fatal(err)
+			}
+			s.Reserve(128)
+			b.StartTimer()
+		}
+		for r := range toks {
+			toks[r] = int32(argmax(s.Logits(r)))
+		}
+		if err := m.Step(s, toks); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	s.Close()
+}
