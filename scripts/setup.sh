@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in python3-torch python3-numpy libopenblas0-pthread jq ${NEO_EXTRA_PACKAGES:-}; do
+for p in python3-torch python3-numpy python3-onnx libopenblas0-pthread jq curl chromium fonts-dejavu-core ${NEO_EXTRA_PACKAGES:-}; do
   have_pkg "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,352 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/labstack/echo/v4"
+
+	"github.com/neo-search/neo/index"
+)
+
+// The Bleve-compatible routes follow bleve's HTTP handlers (bleve-explorer):
+// same paths, same request and answer bodies, so a Bleve HTTP client works
+// unchanged. Differences: errors are JSON ({"error":{...}}), documents are
+// neo catalog items (validated by index.ParseItem), and _bulk is added.
+
+// CodeSearchFailed is a _search that parsed but failed to execute (500).
+const CodeSearchFailed = "search_failed"
+
+// checkIndex answers 404 for any index name but the catalog's.
+func (s *Server) checkIndex(c echo.Context) error {
+	if name := c.Param("index"); name != s.cfg.IndexName {
+		return errf(http.StatusNotFound, CodeIndexNotFound, "no such index %q (this server serves %q)", clip(name), s.cfg.IndexName)
+	}
+	return nil
+}
+
+type statusOK struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) listIndexes(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "indexes": []string{s.cfg.IndexName}})
+}
+
+func (s *Server) indexInfo(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "name": s.cfg.IndexName, "mapping": s.cfg.Catalog.Bleve().Mapping()})
+}
+
+func (s *Server) count(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	n, err := s.cfg.Catalog.Bleve().DocCount()
+	if err != nil {
+		return fmt.Errorf("counting documents: %w", err)
+	}
+	return c.JSON(http.StatusOK, struct {
+		Status string `json:"status"`
+		Count  uint64 `json:"count"`
+	}{"ok", n})
+}
+
+func (s *Server) fields(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	f, err := s.cfg.Catalog.Bleve().Fields()
+	if err != nil {
+		return fmt.Errorf("listing fields: %w", err)
+	}
+	if f == nil {
+		f = []string{}
+	}
+	return c.JSON(http.StatusOK, map[string][]string{"fields": f})
+}
+
+func (s *Server) bleveSearch(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	body, err := s.body(c, s.cfg.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	sr, err := s.dec.searchRequest(body)
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.Catalog.Bleve().SearchInContext(c.Request().Context(), sr)
+	if err != nil {
+		// Engine sentinels and deadlines keep their status; anything else
+		// is an execution failure that, like Bleve, we describe.
+		if ae := toAPIError(err); ae.Status != http.StatusInternalServerError {
+			return ae
+		}
+		return &apiError{Status: http.StatusInternalServerError, Code: CodeSearchFailed, Message: "error executing query: " + err.Error(), Err: err}
+	}
+	if ctxErr := c.Request().Context().Err(); ctxErr != nil {
+		return ctxErr
+	}
+	// Hits name the index by its API name, not its directory on disk.
+	for _, h := range res.Hits {
+		h.Index = s.cfg.IndexName
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// docID returns the :docID path parameter, unescaped.
+func docID(c echo.Context) (string, error) {
+	id := c.Param("docID")
+	if strings.TrimSpace(id) == "" {
+		return "", badRequest(CodeMissingField, "document id cannot be empty")
+	}
+	return id, nil
+}
+
+// Doc is the answer of GET /api/{index}/{docID}: Bleve's {id, fields}
+// (stored fields by name, as Bleve's handler answers) plus the catalog
+// item itself, in the form PUT takes.
+type Doc struct {
+	ID     string         `json:"id"`
+	Fields map[string]any `json:"fields"`
+	Item   index.Item     `json:"item"`
+}
+
+func (s *Server) docGet(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	id, err := docID(c)
+	if err != nil {
+		return err
+	}
+	it, ok, err := s.cfg.Catalog.Get(id)
+	if err != nil {
+		return fmt.Errorf("reading document %q: %w", id, err)
+	}
+	if !ok {
+		return errf(http.StatusNotFound, CodeDocNotFound, "no such document %q", clip(id))
+	}
+	// A doc-id search with fields ["*"] gives the stored fields decoded
+	// the way Bleve's own handler decodes them.
+	sr := bleve.NewSearchRequest(query.NewDocIDQuery([]string{id}))
+	sr.Fields = []string{"*"}
+	fields := map[string]any{}
+	if res, err := s.cfg.Catalog.Bleve().SearchInContext(c.Request().Context(), sr); err == nil && len(res.Hits) > 0 && res.Hits[0].Fields != nil {
+		fields = res.Hits[0].Fields
+		delete(fields, index.FieldSource) // the item below is the same, decoded
+	}
+	it.Embedding = nil // bulky and not useful over HTTP
+	return c.JSON(http.StatusOK, Doc{ID: id, Fields: fields, Item: it})
+}
+
+// docPut indexes one catalog item. The id may be left out of the body
+// (the URL names it); if present it must match.
+func (s *Server) docPut(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	id, err := docID(c)
+	if err != nil {
+		return err
+	}
+	body, err := s.body(c, s.cfg.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	it, err := parseDoc(id, body)
+	if err != nil {
+		return err
+	}
+	// The answer is only written after Put returned: an acknowledged
+	// write is in the catalog.
+	if err := s.cfg.Catalog.Put(it); err != nil {
+		return err
+	}
+	s.m.writes.WithLabelValues("put").Inc()
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id})
+}
+
+// parseDoc checks a PUT body against the URL id and parses it strictly.
+func parseDoc(id string, body []byte) (index.Item, error) {
+	var m map[string]json.RawMessage
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 {
+		return index.Item{}, badRequest(CodeEmptyBody, "request body is empty; want a catalog item (JSON object)")
+	}
+	if b[0] != '{' {
+		return index.Item{}, badRequest(CodeBadJSON, "want a catalog item (JSON object)")
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return index.Item{}, badRequest(CodeBadJSON, "%s", jsonMessage(err))
+	}
+	if raw, ok := m["id"]; ok && string(bytes.TrimSpace(raw)) != "null" {
+		var bodyID string
+		if err := json.Unmarshal(raw, &bodyID); err != nil {
+			return index.Item{}, badRequest(CodeInvalidItem, "field \"id\": want a string")
+		}
+		if bodyID != id {
+			return index.Item{}, badRequest(CodeIDMismatch, "body id %q differs from the URL's %q", clip(bodyID), clip(id))
+		}
+	}
+	idJSON, _ := json.Marshal(id)
+	m["id"] = idJSON
+	full, err := json.Marshal(m)
+	if err != nil {
+		return index.Item{}, badRequest(CodeBadJSON, "%s", jsonMessage(err))
+	}
+	it, err := index.ParseItem(full)
+	if err != nil {
+		return index.Item{}, badRequest(CodeInvalidItem, "%v", err)
+	}
+	return it, nil
+}
+
+func (s *Server) docDelete(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	id, err := docID(c)
+	if err != nil {
+		return err
+	}
+	// Catalog.Delete answers index.ErrNotFound for a missing id (→ 404).
+	if err := s.cfg.Catalog.Delete(id); err != nil {
+		return err
+	}
+	s.m.writes.WithLabelValues("delete").Inc()
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id})
+}
+
+// bulkOp is one _bulk line: an item to index, or {"delete": "id"}.
+type bulkOp struct {
+	Delete string
+	Item   index.Item
+}
+
+// decodeBulkLine parses one NDJSON line of a _bulk body.
+func decodeBulkLine(line []byte) (bulkOp, error) {
+	line = bytes.TrimSpace(line)
+	if len(line) > 0 && line[0] == '{' {
+		var del struct {
+			Delete *string `json:"delete"`
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(line, &m) == nil && len(m) == 1 && m["delete"] != nil {
+			if err := json.Unmarshal(line, &del); err != nil || del.Delete == nil || strings.TrimSpace(*del.Delete) == "" {
+				return bulkOp{}, badRequest(CodeInvalidArgument, "a delete line is {\"delete\": \"<item id>\"}")
+			}
+			return bulkOp{Delete: *del.Delete}, nil
+		}
+	}
+	it, err := index.ParseItem(line)
+	if err != nil {
+		return bulkOp{}, badRequest(CodeInvalidItem, "%v", err)
+	}
+	return bulkOp{Item: it}, nil
+}
+
+// BulkResult is one line's outcome in a _bulk answer.
+type BulkResult struct {
+	Line   int          `json:"line"`
+	ID     string       `json:"id,omitempty"`
+	Op     string       `json:"op,omitempty"` // put or delete
+	Status string       `json:"status"`       // ok or error
+	Error  *errorDetail `json:"error,omitempty"`
+}
+
+// BulkAnswer is the answer of POST /api/{index}/_bulk.
+type BulkAnswer struct {
+	Status  string       `json:"status"` // ok, partial or failed
+	Lines   int          `json:"lines"`
+	OK      int          `json:"ok"`
+	Failed  int          `json:"failed"`
+	TookMS  float64      `json:"took_ms"`
+	Results []BulkResult `json:"results"`
+}
+
+// bulk applies NDJSON lines in order, each acknowledged in the answer only
+// after its catalog call returned. A bad line fails alone; when the
+// request's deadline passes, the rest are reported as not done.
+func (s *Server) bulk(c echo.Context) error {
+	if err := s.checkIndex(c); err != nil {
+		return err
+	}
+	body, err := s.body(c, s.cfg.Limits.MaxBulkBytes)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest(CodeEmptyBody, "request body is empty; want NDJSON catalog items, one per line")
+	}
+	ctx := c.Request().Context()
+	start := time.Now()
+	ans := BulkAnswer{Results: []BulkResult{}}
+	for i, line := range bytes.Split(body, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		r := BulkResult{Line: i + 1}
+		ans.Lines++
+		var lineErr error
+		fail := func(err error) {
+			lineErr = err
+			ae := toAPIError(err)
+			r.Status, r.Error = "error", &errorDetail{Code: ae.Code, Message: ae.Message}
+			ans.Failed++
+		}
+		if err := ctx.Err(); err != nil {
+			fail(err)
+			ans.Results = append(ans.Results, r)
+			continue
+		}
+		op, err := decodeBulkLine(line)
+		switch {
+		case err != nil:
+			fail(err)
+		case op.Delete != "":
+			r.ID, r.Op = op.Delete, "delete"
+			if err := s.cfg.Catalog.Delete(op.Delete); err != nil {
+				fail(err)
+			} else {
+				r.Status = "ok"
+				ans.OK++
+				s.m.writes.WithLabelValues("delete").Inc()
+			}
+		default:
+			r.ID, r.Op = op.Item.ID, "put"
+			if err := s.cfg.Catalog.Put(op.Item); err != nil {
+				fail(err)
+			} else {
+				r.Status = "ok"
+				ans.OK++
+				s.m.writes.WithLabelValues("put").Inc()
+			}
+		}
+		if r.Error != nil && r.Error.Code == CodeInternal {
+			s.log.Error("bulk line failed", "line", r.Line, "id", r.ID, "err", lineErr)
+		}
+		ans.Results = append(ans.Results, r)
+	}
+	switch {
+	case ans.Failed == 0:
+		ans.Status = "ok"
+	case ans.OK == 0:
+		ans.Status = "failed"
+	default:
+		ans.Status = "partial"
+	}
+	ans.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return c.JSON(http.StatusOK, ans)
+}

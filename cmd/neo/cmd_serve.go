@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/neo-search/neo/api"
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/sid"
+)
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "serve search, recommend, generate and the Bleve API over HTTP",
+		run:     runServe,
+	})
+}
+
+// serveOptions is everything `neo serve` is configured with; flags take
+// their defaults from NEO_* environment variables.
+type serveOptions struct {
+	addr, indexDir, indexName, modelDir, demoDir string
+	logLevel, logFormat                          string
+	progress                                     io.Writer // progress bars of the demo import; nil = silent
+	ortLib                                       string
+	threads, maxBatch, engineQueue               int
+	api                                          api.Config
+}
+
+// envDefaults reads NEO_* variables as flag defaults, remembering the
+// first malformed one so the command can refuse to start on it.
+type envDefaults struct{ err error }
+
+func (e *envDefaults) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func (e *envDefaults) int(name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q: want an integer", name, v)
+	}
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+func (e *envDefaults) dur(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q: want a duration such as 30s", name, v)
+	}
+	if err != nil {
+		return def
+	}
+	return d
+}
+
+func (e *envDefaults) bool(name string, def bool) bool {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	if err != nil {
+		return def
+	}
+	return b
+}
+
+// serveFlags declares the flags shared by `neo serve` and `neo bench
+// serve`; the returned func finishes o once the flags are parsed.
+func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish func()) {
+	root, _ := repoRoot()
+	defModel, defDemo := "", ""
+	if root != "" {
+		if st, err := os.Stat(filepath.Join(root, "testdata", "model")); err == nil && st.IsDir() {
+			defModel = filepath.Join(root, "testdata", "model")
+		}
+		if _, err := os.Stat(filepath.Join(root, "testdata", "demo", "items.ndjson")); err == nil {
+			defDemo = filepath.Join(root, "testdata", "demo")
+		}
+	}
+	fs.StringVar(&o.modelDir, "model", env.str("NEO_MODEL", defModel), `model directory (env NEO_MODEL); "" or a missing directory serves without a model: search/recommend/generate answer 503 not_ready, the catalog API works`)
+	fs.StringVar(&o.demoDir, "demo", env.str("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
+	fs.StringVar(&o.indexName, "index-name", env.str("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
+	fs.StringVar(&o.ortLib, "ort-lib", env.str("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
+	fs.IntVar(&o.threads, "threads", env.int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
+	fs.IntVar(&o.maxBatch, "max-batch", env.int("NEO_MAX_BATCH", 0), "rows per batched model run (env NEO_MAX_BATCH; 0 = engine default)")
+	fs.IntVar(&o.engineQueue, "engine-queue", env.int("NEO_ENGINE_QUEUE", 0), "requests waiting for a decode slot inside the engine (env NEO_ENGINE_QUEUE; 0 = engine default)")
+	a := &o.api
+	fs.IntVar(&a.MaxInflight, "max-inflight", env.int("NEO_MAX_INFLIGHT", 64), "requests executing at once (env NEO_MAX_INFLIGHT)")
+	fs.IntVar(&a.MaxQueue, "max-queue", env.int("NEO_MAX_QUEUE", 256), "requests waiting for an execution slot; past it: 429 with Retry-After (env NEO_MAX_QUEUE)")
+	fs.DurationVar(&a.QueueWait, "queue-wait", env.dur("NEO_QUEUE_WAIT", 10*time.Second), "longest wait in the queue before 503 with Retry-After (env NEO_QUEUE_WAIT)")
+	fs.DurationVar(&a.Timeout, "timeout", env.dur("NEO_TIMEOUT", 30*time.Second), "per-request timeout; ?timeout= overrides it per request (env NEO_TIMEOUT)")
+	fs.DurationVar(&a.MaxTimeout, "max-timeout", env.dur("NEO_MAX_TIMEOUT", 5*time.Minute), "cap on ?timeout= (env NEO_MAX_TIMEOUT)")
+	fs.IntVar(&a.Limits.MaxK, "max-k", env.int("NEO_MAX_K", 100), "most items per answer (env NEO_MAX_K)")
+	fs.IntVar(&a.Limits.MaxTokens, "max-tokens", env.int("NEO_MAX_TOKENS", 512), "largest max_tokens of a generation (env NEO_MAX_TOKENS)")
+	fs.IntVar(&a.Limits.MaxHistory, "max-history", env.int("NEO_MAX_HISTORY", 200), "most history items of a request (env NEO_MAX_HISTORY)")
+	var maxBody, maxBulk int
+	fs.IntVar(&maxBody, "max-body", env.int("NEO_MAX_BODY", 1<<20), "largest request body in bytes, _bulk aside (env NEO_MAX_BODY)")
+	fs.IntVar(&maxBulk, "max-bulk-body", env.int("NEO_MAX_BULK_BODY", 64<<20), "largest _bulk body in bytes (env NEO_MAX_BULK_BODY)")
+	fs.StringVar(&o.logLevel, "log-level", env.str("NEO_LOG_LEVEL", "info"), "debug, info, warn or error (env NEO_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", env.str("NEO_LOG_FORMAT", "text"), "text or json (env NEO_LOG_FORMAT)")
+	return func() {
+		o.api.Limits.MaxBodyBytes, o.api.Limits.MaxBulkBytes = int64(maxBody), int64(maxBulk)
+	}
+}
+
+func runServe(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	env := &envDefaults{}
+	var o serveOptions
+	fs.StringVar(&o.addr, "addr", env.str("NEO_ADDR", "127.0.0.1:8080"), "listen address (env NEO_ADDR)")
+	fs.StringVar(&o.indexDir, "index", env.str("NEO_INDEX", ".neo/index"), "catalog index directory (env NEO_INDEX)")
+	fs.StringVar(&o.api.APIKey, "api-key", env.str("NEO_API_KEY", ""), "bearer key for writes (env NEO_API_KEY, preferred: flags show in ps); none = writes refused unless --insecure-writes")
+	fs.StringVar(&o.api.ReadKey, "read-key", env.str("NEO_READ_KEY", ""), "bearer key for reads (env NEO_READ_KEY); none = reads are open")
+	fs.BoolVar(&o.api.InsecureWrites, "insecure-writes", env.bool("NEO_INSECURE_WRITES", false), "allow writes without a key when no API key is set (env NEO_INSECURE_WRITES)")
+	fs.DurationVar(&o.api.ShutdownTimeout, "shutdown-timeout", env.dur("NEO_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGINT/SIGTERM waits for in-flight requests (env NEO_SHUTDOWN_TIMEOUT)")
+	finish := serveFlags(fs, env, &o)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: neo serve [flags]\n\nWith no flags: serves the demo catalog (imported into .neo/index on first run) and testdata/model on 127.0.0.1:8080.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	finish()
+	if env.err != nil {
+		fmt.Fprintln(os.Stderr, "neo serve:", env.err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	log, err := newLogger(o.logLevel, o.logFormat, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo serve:", err)
+		return 2
+	}
+	slog.SetDefault(log)
+	o.progress = os.Stderr
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first signal, restore the default handling: a second
+	// Ctrl-C ends the process at once instead of waiting for the drain.
+	go func() { <-ctx.Done(); stop() }()
+	st, err := openServing(ctx, &o, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer st.close()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		log.Error("cannot listen", "addr", o.addr, "err", err)
+		return 1
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/",
+		"index", o.indexDir, "model", st.modelState(), "writes", writesState(o.api))
+	if err := st.server.Serve(ctx, ln); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func writesState(c api.Config) string {
+	switch {
+	case c.APIKey != "":
+		return "bearer key"
+	case c.InsecureWrites:
+		return "open (--insecure-writes)"
+	}
+	return "disabled (no NEO_API_KEY)"
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// serving is an open catalog, the engine if a model loaded, and the server.
+type serving struct {
+	cat      *index.Catalog
+	eng      *plugin.Engine
+	engErr   string
+	server   *api.Server
+	modelDir string
+}
+
+func (s *serving) modelState() string {
+	if s.eng != nil {
+		return s.modelDir
+	}
+	return "none (" + s.engErr + ")"
+}
+
+func (s *serving) close() {
+	if s.eng != nil {
+		_ = s.eng.Close()
+	}
+	if s.cat != nil {
+		_ = s.cat.Close()
+	}
+}
+
+// openServing opens (or first creates from the demo) the catalog, loads
+// the model when there is one, and builds the server. A model that is
+// absent or fails to load is not fatal: the server then reports not ready
+// and serves the catalog API.
+func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*serving, error) {
+	if _, err := os.Stat(o.indexDir); errors.Is(err, os.ErrNotExist) && o.demoDir != "" {
+		log.Info("index not found: importing the demo catalog", "index", o.indexDir, "demo", o.demoDir)
+		if err := importDemo(ctx, o.indexDir, o.demoDir, o.progress); err != nil {
+			return nil, fmt.Errorf("importing %s into %s: %w", o.demoDir, o.indexDir, err)
+		}
+	}
+	cat, err := index.Open(o.indexDir)
+	if err != nil {
+		return nil, err
+	}
+	st := &serving{cat: cat, modelDir: o.modelDir}
+	switch fi, err := os.Stat(o.modelDir); {
+	case o.modelDir == "":
+		st.engErr = "no model directory (--model / NEO_MODEL empty, and no testdata/model)"
+	case err != nil || !fi.IsDir():
+		st.engErr = fmt.Sprintf("model directory %s not found", o.modelDir)
+	default:
+		metrics := o.api.Metrics
+		if metrics == nil {
+			metrics = api.Metrics
+		}
+		lim := o.api.Limits
+		eng, err := plugin.Open(o.modelDir, cat, plugin.Config{
+			LibraryPath: o.ortLib, IntraOpThreads: o.threads, MaxBatch: o.maxBatch, MaxQueue: o.engineQueue,
+			// The engine checks the same bounds the API does, so a request
+			// the API lets through is not refused further down.
+			MaxK: lim.MaxK, MaxTokens: lim.MaxTokens, MaxHistory: lim.MaxHistory,
+			OnBatch: metrics.ObserveBatch,
+		})
+		if err != nil || eng == nil {
+			st.engErr = fmt.Sprintf("loading model %s: %v", o.modelDir, err)
+		} else {
+			st.eng = eng
+		}
+	}
+	if st.eng == nil {
+		log.Warn("serving without a model: search, recommend and generate answer 503 not_ready", "reason", st.engErr)
+	}
+	cfg := o.api
+	cfg.Catalog = cat
+	cfg.IndexName = o.indexName
+	cfg.Logger = log
+	cfg.NotReadyReason = st.engErr
+	if st.eng != nil {
+		cfg.Generator = st.eng // only a non-nil engine: a nil *Engine in the interface would look loaded
+	}
+	// The engine's parser turns {"generative": {...}} nodes into queries
+	// that compose with Bleve's; with no engine they answer not_ready.
+	cfg.ParseQuery = func(data []byte) (query.Query, error) { return plugin.ParseQuery(data, st.eng) }
+	srv, err := api.New(cfg)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	st.server = srv
+	return st, nil
+}
+
+// importDemo builds a catalog from a data folder the way `make demo` does
+// (neo import, then neo sids with the interactions and default options,
+// so the SIDs match a model trained on the same data), in a side
+// directory renamed into place at the end: an interrupted first start
+// leaves no half-built index that a restart would take as complete.
+func importDemo(ctx context.Context, dir, data string, progress io.Writer) error {
+	items := filepath.Join(data, "items.ndjson")
+	f, err := os.Open(items)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tmp := filepath.Clean(dir) + ".importing"
+	_ = os.RemoveAll(tmp)
+	_ = os.Remove(quantizerPath(tmp))
+	if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
+		return err
+	}
+	cat, err := index.Open(tmp)
+	if err != nil {
+		return err
+	}
+	rep, err := cat.Import(ctx, f, index.ImportOptions{Progress: progress})
+	if cerr := cat.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if len(rep.Bad) > 0 {
+		slog.Warn("demo import skipped bad lines", "bad", len(rep.Bad), "first", rep.Bad[0].Error())
+	}
+	inter := filepath.Join(data, "interactions.ndjson")
+	if _, err := os.Stat(inter); err != nil {
+		inter = ""
+	}
+	if _, err := assignSIDs(tmp, inter, sid.AssignOptions{
+		Levels: sid.DefaultLevels, MaxCodebook: sid.DefaultMaxCodebook, Dim: sid.DefaultDim,
+		Seed: 1, CoocWeight: sid.DefaultCoocWeight,
+	}, false, progress); err != nil {
+		return fmt.Errorf("assigning SIDs: %w", err)
+	}
+	if err := os.Rename(quantizerPath(tmp), quantizerPath(dir)); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
