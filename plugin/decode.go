@@ -1,0 +1,337 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/neo-search/neo/index"
+)
+
+// BeamSearch candidates: one expansion of one beam.
+type beamCand struct {
+	beam  int
+	tok   int32
+	score float64
+}
+
+// rankedList answers an ids-format request with constrained beam search
+// over one SID span: every beam is a distinct SID prefix, every expansion
+// a trie child that still leads to an allowed item, so the finished beams
+// are distinct allowed items ranked by their summed log-probabilities. All
+// SIDs have the same length, so no length normalisation is needed. With
+// width ≥ k the list has k items whenever k allowed items exist.
+func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, prompt []int32, resp *Response, emit func(Segment) error) error {
+	width := req.BeamWidth
+	rows := make([]RowOptions, width)
+	for i := range rows {
+		rows[i] = opts
+	}
+	proc, err := NewLogitsProcessor(e.meta.SID, e.sp, set, rows)
+	if err != nil {
+		return err
+	}
+	if !proc.canOpen(&proc.rows[0]) {
+		return nil // no allowed item: an empty list, not an error
+	}
+	st, err := e.sched.prefill(ctx, [][]int32{prompt})
+	if err != nil {
+		return err
+	}
+	defer func() { st.Close() }()
+	open := e.meta.SID.Open
+	if _, _, err := proc.Accept(0, open); err != nil {
+		return err
+	}
+	if st, err = e.sched.step(ctx, st, []int32{open}); err != nil {
+		return err
+	}
+	e.tokens.Add(2)
+	scores := []float64{0}
+	spanLen := proc.levels + 1 // type token + code levels
+	var cands []beamCand
+	allowed := make([]int32, 0, 256)
+	for depth := 0; depth < spanLen; depth++ {
+		cands = cands[:0]
+		for b := range scores {
+			allowed = proc.AllowedSID(b, allowed[:0])
+			if len(allowed) == 0 {
+				continue // dead end (items went away meanwhile): the beam dies
+			}
+			logits := st.Logits(b)
+			lse := logSumExp(logits)
+			for _, t := range allowed {
+				cands = append(cands, beamCand{b, t, scores[b] + float64(logits[t]) - lse})
+			}
+		}
+		if len(cands) == 0 {
+			return nil
+		}
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+		if len(cands) > width {
+			cands = cands[:width]
+		}
+		parents := make([]int, len(cands))
+		toks := make([]int32, len(cands))
+		next := make([]float64, len(cands))
+		for i, c := range cands {
+			parents[i], toks[i], next[i] = c.beam, c.tok, c.score
+		}
+		proc.Reorder(parents)
+		for i, t := range toks {
+			if _, _, err := proc.Accept(i, t); err != nil {
+				return err
+			}
+		}
+		scores = next
+		if depth < spanLen-1 {
+			if err := st.Reorder(parents); err != nil {
+				return err
+			}
+			if st, err = e.sched.step(ctx, st, toks); err != nil {
+				return err
+			}
+			e.tokens.Add(int64(len(toks)))
+		}
+	}
+	for b := range scores {
+		if len(resp.Items) == req.K {
+			break
+		}
+		em, ok, err := proc.Accept(b, e.meta.SID.Close)
+		if err != nil || !ok {
+			continue // went away after its last code: never emit it
+		}
+		it, err := e.resolve(snap, set, em, scores[b])
+		if err != nil {
+			return err
+		}
+		resp.Items = append(resp.Items, it)
+		seg := Segment{Item: &it}
+		resp.Segments = append(resp.Segments, seg)
+		if emit != nil {
+			if err := emit(seg); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func logSumExp(x []float32) float64 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		return math.Inf(-1)
+	}
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v - m))
+	}
+	return float64(m) + math.Log(s)
+}
+
+// sample answers text and mixed requests token by token: greedy at
+// temperature 0, else temperature + top-p sampling, always under the
+// LogitsProcessor. Text streams out in chunks, items as soon as their SID
+// closes.
+func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, prompt []int32, resp *Response, emit func(Segment) error) error {
+	proc, err := NewLogitsProcessor(e.meta.SID, e.sp, set, []RowOptions{opts})
+	if err != nil {
+		return err
+	}
+	st, err := e.sched.prefill(ctx, [][]int32{prompt})
+	if err != nil {
+		return err
+	}
+	defer func() { st.Close() }()
+	seed := req.Seed
+	if seed == 0 {
+		seed = uint64(len(prompt))*0x9e3779b97f4a7c15 + uint64(prompt[len(prompt)-1])
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6e656f))
+	var (
+		gen       []int32 // generated tokens
+		textRun   []int32 // current run of text tokens
+		sent      int     // bytes of the current text run already streamed
+		spanStart = -1
+		spanLP    float64
+		retries   int
+		textBuf   strings.Builder
+	)
+	flushText := func(final bool) error {
+		if len(textRun) == 0 {
+			return nil
+		}
+		s := e.tok.Decode(textRun)
+		if !final && !utf8.ValidString(s) {
+			return nil
+		}
+		if len(s) > sent {
+			chunk := s[sent:]
+			sent = len(s)
+			if emit != nil {
+				if err := emit(Segment{Text: chunk}); err != nil {
+					return err
+				}
+			}
+		}
+		if final {
+			textBuf.WriteString(s)
+			resp.Segments = append(resp.Segments, Segment{Text: s})
+			textRun, sent = textRun[:0], 0
+		}
+		return nil
+	}
+	hardStop := req.MaxTokens + proc.levels + 2
+	for n := 0; n < hardStop; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		inSID := proc.InSID(0)
+		if n >= req.MaxTokens && !inSID {
+			break
+		}
+		logits := st.Logits(0)
+		var lse float64
+		if inSID {
+			lse = logSumExp(logits)
+		}
+		if proc.Process(0, logits) == 0 {
+			// dead end inside a span: rewind the model to before [SID]
+			if retries++; retries > 3 || spanStart < 0 {
+				break
+			}
+			proc.AbandonSID(0)
+			gen = gen[:spanStart]
+			spanStart = -1
+			st.Close()
+			full := append(append([]int32(nil), prompt...), gen...)
+			if st, err = e.sched.prefill(ctx, [][]int32{full}); err != nil {
+				return err
+			}
+			continue
+		}
+		tok := pick(logits, req.Temperature, req.TopP, rng)
+		em, closed, err := proc.Accept(0, tok)
+		if errors.Is(err, ErrDeadEnd) {
+			logits[tok] = negInf // went away meanwhile: rewind as below
+			if retries++; retries > 3 || spanStart < 0 {
+				break
+			}
+			proc.AbandonSID(0)
+			gen = gen[:spanStart]
+			spanStart = -1
+			st.Close()
+			full := append(append([]int32(nil), prompt...), gen...)
+			if st, err = e.sched.prefill(ctx, [][]int32{full}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		e.tokens.Add(1)
+		if tok == e.sp.EOS {
+			break
+		}
+		switch {
+		case tok == e.meta.SID.Open:
+			if err := flushText(true); err != nil {
+				return err
+			}
+			spanStart, spanLP = len(gen), 0
+		case inSID:
+			spanLP += float64(logits[tok]) - lse
+		default:
+			textRun = append(textRun, tok)
+			if err := flushText(false); err != nil {
+				return err
+			}
+		}
+		gen = append(gen, tok)
+		if closed {
+			it, err := e.resolve(snap, set, em, spanLP)
+			if err != nil {
+				return err
+			}
+			resp.Items = append(resp.Items, it)
+			seg := Segment{Item: &it}
+			resp.Segments = append(resp.Segments, seg)
+			spanStart = -1
+			if emit != nil {
+				if err := emit(seg); err != nil {
+					return err
+				}
+			}
+		}
+		if st, err = e.sched.step(ctx, st, []int32{tok}); err != nil {
+			return err
+		}
+	}
+	if err := flushText(true); err != nil {
+		return err
+	}
+	resp.Text = textBuf.String()
+	resp.Tokens = len(gen)
+	return nil
+}
+
+// pick chooses a token from masked logits: argmax at temperature 0, else a
+// sample from the temperature-scaled distribution cut to its top-p mass.
+func pick(logits []float32, temp, topP float64, rng *rand.Rand) int32 {
+	best := 0
+	for i, v := range logits {
+		if v > logits[best] {
+			best = i
+		}
+	}
+	if temp <= 0 {
+		return int32(best)
+	}
+	type tp struct {
+		id int32
+		p  float64
+	}
+	var c []tp
+	m := float64(logits[best])
+	var z float64
+	for i, v := range logits {
+		if math.IsInf(float64(v), -1) {
+			continue
+		}
+		p := math.Exp((float64(v) - m) / temp)
+		c = append(c, tp{int32(i), p})
+		z += p
+	}
+	sort.Slice(c, func(a, b int) bool { return c[a].p > c[b].p })
+	cut, acc := len(c), 0.0
+	for i := range c {
+		acc += c[i].p / z
+		if acc >= topP {
+			cut = i + 1
+			break
+		}
+	}
+	c = c[:cut]
+	var tot float64
+	for _, x := range c {
+		tot += x.p
+	}
+	u := rng.Float64() * tot
+	for _, x := range c {
+		if u -= x.p; u <= 0 {
+			return x.id
+		}
+	}
+	return c[len(c)-1].id
+}

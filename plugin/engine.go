@@ -1,0 +1,268 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync/atomic"
+
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/sid"
+)
+
+// Errors a caller can map to statuses.
+var (
+	// ErrBadRequest wraps every validation error of a Request (HTTP 400).
+	ErrBadRequest = errors.New("bad request")
+	// ErrOverloaded means the decode queue is full (HTTP 429/503).
+	ErrOverloaded = errors.New("engine overloaded")
+	// ErrNotReady means no model is loaded (HTTP 503).
+	ErrNotReady = errors.New("engine not ready")
+)
+
+// Config tunes an Engine. Zero values take the defaults noted.
+type Config struct {
+	LibraryPath    string // onnxruntime library; "" = default lookup
+	IntraOpThreads int    // default 1: dynamic batching uses the cores better than intra-op threads
+	InterOpThreads int    // default 1
+	MaxBatch       int    // rows per onnxruntime run (dynamic batching), default 64
+	MaxQueue       int    // requests waiting for a decode slot, default 256
+	MaxK           int    // default 100
+	MaxBeam        int    // default 128
+	MaxTokens      int    // default 512
+	MaxHistory     int    // default 200
+	// OnBatch, when set, is told the row count of every onnxruntime run.
+	OnBatch func(rows int)
+}
+
+func (c *Config) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.IntraOpThreads, 1)
+	def(&c.InterOpThreads, 1)
+	def(&c.MaxBatch, 64)
+	def(&c.MaxQueue, 256)
+	def(&c.MaxK, 100)
+	def(&c.MaxBeam, 128)
+	def(&c.MaxTokens, 512)
+	def(&c.MaxHistory, 200)
+}
+
+// TextCodec turns plain text into BPE token ids and back (the model
+// directory's tokenizer.json).
+type TextCodec interface {
+	Encode(text string) ([]int32, error)
+	Decode(ids []int32) string
+}
+
+// loadTokenizer reads a model directory's tokenizer.json.
+var loadTokenizer = func(dir string) (TextCodec, error) {
+	return nil, errors.New("plugin: tokenizer loading not wired yet")
+}
+
+// Engine serves one model over one catalog. It is safe for concurrent use;
+// concurrent requests share onnxruntime runs (dynamic batching).
+type Engine struct {
+	cat   *index.Catalog
+	model *onnx.Model
+	meta  *sid.ModelMeta
+	tok   TextCodec
+	cfg   Config
+	sp    Specials
+	sched *scheduler
+
+	tokens atomic.Int64 // tokens decoded, for metrics
+}
+
+// Open loads the model directory (model.onnx, tokenizer.json, neo.json)
+// and attaches the catalog.
+func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
+	cfg.defaults()
+	meta, err := sid.LoadModelMeta(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := loadTokenizer(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := onnx.Load(modelDir, onnx.Config{LibraryPath: cfg.LibraryPath, IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: cfg.InterOpThreads})
+	if err != nil {
+		return nil, err
+	}
+	if m.Vocab() < int(meta.SID.End()) {
+		m.Close()
+		return nil, fmt.Errorf("plugin: model has %d logits, neo.json's vocabulary needs %d", m.Vocab(), meta.SID.End())
+	}
+	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg}
+	e.sp.EOS = meta.Special[tokEOS]
+	for name, id := range meta.Special {
+		switch name {
+		case tokEOS:
+		default:
+			if id < meta.SID.Open { // markers other than SID tokens
+				e.sp.Masked = append(e.sp.Masked, id)
+			}
+		}
+	}
+	sort.Slice(e.sp.Masked, func(a, b int) bool { return e.sp.Masked[a] < e.sp.Masked[b] })
+	e.sched = newScheduler(m, cfg.MaxBatch, cfg.MaxQueue, cfg.OnBatch)
+	return e, nil
+}
+
+// Catalog is the catalog the engine serves.
+func (e *Engine) Catalog() *index.Catalog { return e.cat }
+
+// Meta is the model's neo.json.
+func (e *Engine) Meta() *sid.ModelMeta { return e.meta }
+
+// TokensDecoded is the number of tokens decoded since Open.
+func (e *Engine) TokensDecoded() int64 { return e.tokens.Load() }
+
+// QueueDepth is the number of decode steps waiting for a batch.
+func (e *Engine) QueueDepth() int { return e.sched.depth() }
+
+// Close releases the model.
+func (e *Engine) Close() error {
+	e.sched.close()
+	return e.model.Close()
+}
+
+// Generate runs a request to completion.
+func (e *Engine) Generate(ctx context.Context, req Request) (*Response, error) {
+	return e.Stream(ctx, req, nil)
+}
+
+// Stream runs a request and calls emit for each text chunk or resolved item
+// as it is decoded (emit may be nil). The full answer is also returned.
+func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) error) (*Response, error) {
+	if e == nil || e.model == nil {
+		return nil, ErrNotReady
+	}
+	req.History = append([]string(nil), req.History...)
+	req.Types = append([]string(nil), req.Types...)
+	if err := e.normalize(&req); err != nil {
+		return nil, err
+	}
+	snap := e.cat.Snapshot()
+	history, histOrds, err := resolveHistory(snap, req.History)
+	if err != nil {
+		return nil, err
+	}
+	prompt, err := e.buildPrompt(&req, history)
+	if err != nil {
+		return nil, err
+	}
+	opts, set, err := e.rowOptions(&req, snap, histOrds)
+	if err != nil {
+		return nil, err
+	}
+	resp := &Response{Task: req.Task, Format: req.Format, Segments: []Segment{}, Items: []Item{}}
+	if req.Format == FormatIDs {
+		err = e.rankedList(ctx, &req, snap, set, opts, prompt, resp, emit)
+	} else {
+		err = e.sample(ctx, &req, snap, set, opts, prompt, resp, emit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// rowOptions turns the request's filter, types and history into the
+// processor's constraint, in the snapshot's ordinal numbering.
+func (e *Engine) rowOptions(req *Request, snap *index.Snapshot, histOrds []uint32) (RowOptions, TrieSet, error) {
+	set := TrieSet{Tries: [2]*sid.Trie{snap.Trie, snap.Delta}, TypeNames: [2][]string{snap.Types, snap.Types}}
+	opts := RowOptions{Format: req.Format, Budget: req.K}
+	if len(req.Types) > 0 {
+		opts.Types = req.Types
+	}
+	mainLen := uint32(0)
+	if snap.Trie != nil {
+		mainLen = uint32(snap.Trie.Len())
+	}
+	if req.Filter != nil {
+		bm, err := e.cat.FilterIn(snap, req.Filter)
+		if err != nil {
+			return opts, set, fmt.Errorf("%w: filter: %v", ErrBadRequest, err)
+		}
+		all := bm.ToArray()
+		cut := sort.Search(len(all), func(i int) bool { return all[i] >= mainLen })
+		opts.Filter[0] = all[:cut:cut]
+		d := make([]uint32, len(all)-cut)
+		for i, o := range all[cut:] {
+			d[i] = o - mainLen
+		}
+		opts.Filter[1] = d
+	}
+	if req.Task != TaskSearch && !req.IncludeHistory {
+		for _, o := range histOrds {
+			if o < mainLen {
+				opts.Exclude[0] = append(opts.Exclude[0], o)
+			} else {
+				opts.Exclude[1] = append(opts.Exclude[1], o-mainLen)
+			}
+		}
+		for t := range opts.Exclude {
+			sort.Slice(opts.Exclude[t], func(a, b int) bool { return opts.Exclude[t][a] < opts.Exclude[t][b] })
+			opts.Exclude[t] = dedupe(opts.Exclude[t])
+		}
+	}
+	return opts, set, nil
+}
+
+func dedupe(a []uint32) []uint32 {
+	out := a[:0]
+	for i, x := range a {
+		if i == 0 || x != a[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// resolve turns an emitted item into its catalog document.
+func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, em Emitted, score float64) (Item, error) {
+	ord := em.Ord
+	if em.Trie == 1 && set.Tries[0] != nil {
+		ord += uint32(set.Tries[0].Len())
+	}
+	id := snap.ID(ord)
+	it := Item{SID: snap.SID(ord).String(), ID: id, Score: score}
+	doc, ok, err := e.cat.Get(id)
+	if err != nil {
+		return it, err
+	}
+	if ok {
+		it.Fields = fieldsOf(doc)
+	}
+	return it, nil
+}
+
+func fieldsOf(doc index.Item) map[string]any {
+	f := map[string]any{
+		"type":     doc.Type,
+		"title":    doc.Title,
+		"price":    doc.Price,
+		"in_stock": doc.InStock,
+	}
+	if doc.Description != "" {
+		f["description"] = doc.Description
+	}
+	if doc.Brand != "" {
+		f["brand"] = doc.Brand
+	}
+	if len(doc.Attributes) > 0 {
+		attrs := make(map[string]any, len(doc.Attributes))
+		for k, v := range doc.Attributes {
+			attrs[k] = v
+		}
+		f["attributes"] = attrs
+	}
+	return f
+}

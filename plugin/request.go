@@ -1,0 +1,73 @@
+// Package plugin is neo's engine: it turns a request (task, entity types,
+// output format, inputs) into the prompt the model was trained on, decodes
+// with the model through package onnx under a LogitsProcessor that only lets
+// valid, available, filter-passing SIDs through, and resolves every emitted
+// SID to its catalog document. GenerativeQuery plugs the engine into Bleve
+// as a query type.
+package plugin
+
+import (
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// Tasks a request can ask for.
+const (
+	TaskSearch    = "search"
+	TaskRecommend = "recommend"
+	TaskExplain   = "explain"
+	TaskMixed     = "mixed" // a recommendation with a reason in text
+)
+
+// Output formats.
+const (
+	FormatIDs   = "ids"   // SIDs only: a ranked list (constrained beam search)
+	FormatText  = "text"  // text only: no SID may be emitted
+	FormatMixed = "mixed" // free text with SIDs interleaved
+)
+
+// Request is one generation request. Zero values take the defaults noted.
+type Request struct {
+	Task    string   // search (default when Query is set), recommend, explain, mixed
+	Query   string   // search text
+	History []string // item ids or SIDs ("[SID:...]"), oldest first
+	Context string   // optional free-text user context
+	Types   []string // allowed entity types; empty = all
+	// Filter, when set, constrains decoding itself: only items matching it
+	// can be emitted.
+	Filter query.Query
+	K      int    // items wanted (default 10)
+	Format string // ids, text or mixed (default: ids for search/recommend, text for explain, mixed for mixed)
+	// IncludeHistory lets a recommendation return items of the history;
+	// by default they are excluded.
+	IncludeHistory bool
+	BeamWidth      int     // beam search width for ids format (default max(K, 10))
+	MaxTokens      int     // text/mixed: generation budget (default 96)
+	Temperature    float64 // text/mixed: 0 = greedy
+	TopP           float64 // text/mixed: nucleus sampling (default 1)
+	Seed           uint64  // sampling seed (0 = derived from the request)
+	Prompt         string  // raw prompt text; replaces the task template
+}
+
+// Item is a catalog item the model emitted.
+type Item struct {
+	SID    string         `json:"sid"`
+	ID     string         `json:"id"`
+	Score  float64        `json:"score"`
+	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// Segment is one piece of an answer: text or an item.
+type Segment struct {
+	Text string `json:"text,omitempty"`
+	Item *Item  `json:"item,omitempty"`
+}
+
+// Response is a finished answer.
+type Response struct {
+	Task     string    `json:"task"`
+	Format   string    `json:"format"`
+	Segments []Segment `json:"segments"`
+	Items    []Item    `json:"items"`
+	Text     string    `json:"text,omitempty"`
+	Tokens   int       `json:"tokens"` // tokens generated
+}

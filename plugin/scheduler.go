@@ -1,0 +1,236 @@
+package plugin
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/neo-search/neo/onnx"
+)
+
+// scheduler is the dynamic batcher: requests hand it prefill and decode
+// steps, and each worker runs every step waiting at that moment as one
+// onnxruntime call, so concurrent requests share runs and throughput grows
+// with concurrency. Rows of different requests have different lengths;
+// onnx.Concat pads them to one length and Split gives each request its rows
+// back.
+type scheduler struct {
+	m        *onnx.Model
+	maxBatch int
+	maxQueue int
+	onBatch  func(int)
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []*job
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type job struct {
+	ctx     context.Context
+	prefill [][]int32   // prefill job: prompts
+	st      *onnx.State // step job: the state to advance
+	toks    []int32
+	done    chan result
+}
+
+type result struct {
+	st  *onnx.State
+	err error
+}
+
+func newScheduler(m *onnx.Model, maxBatch, maxQueue int, onBatch func(int)) *scheduler {
+	s := &scheduler{m: m, maxBatch: maxBatch, maxQueue: maxQueue, onBatch: onBatch}
+	s.cond = sync.NewCond(&s.mu)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	for i := 0; i < workers; i++ {
+		s.wg.Add(1)
+		go s.work()
+	}
+	return s
+}
+
+func (s *scheduler) depth() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+func (s *scheduler) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cond.Broadcast()
+	s.wg.Wait()
+}
+
+func (s *scheduler) submit(j *job) (*onnx.State, error) {
+	if err := j.ctx.Err(); err != nil {
+		return nil, err
+	}
+	j.done = make(chan result, 1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrNotReady
+	}
+	if len(s.pending) >= s.maxQueue {
+		s.mu.Unlock()
+		return nil, ErrOverloaded
+	}
+	s.pending = append(s.pending, j)
+	s.mu.Unlock()
+	s.cond.Signal()
+	r := <-j.done
+	return r.st, r.err
+}
+
+// prefill runs the prompts and returns a state with one row per prompt.
+func (s *scheduler) prefill(ctx context.Context, prompts [][]int32) (*onnx.State, error) {
+	return s.submit(&job{ctx: ctx, prefill: prompts})
+}
+
+// step advances st by one token per row. The returned state replaces st
+// (st itself must not be used afterwards).
+func (s *scheduler) step(ctx context.Context, st *onnx.State, toks []int32) (*onnx.State, error) {
+	return s.submit(&job{ctx: ctx, st: st, toks: toks})
+}
+
+func (s *scheduler) work() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		for len(s.pending) == 0 && !s.closed {
+			s.cond.Wait()
+		}
+		if len(s.pending) == 0 && s.closed {
+			s.mu.Unlock()
+			return
+		}
+		// take the longest run of jobs of the first job's kind, up to
+		// maxBatch rows
+		kindPrefill := s.pending[0].prefill != nil
+		var batch []*job
+		rows := 0
+		rest := s.pending[:0:0]
+		for _, j := range s.pending {
+			n := j.rows()
+			if (j.prefill != nil) == kindPrefill && (len(batch) == 0 || rows+n <= s.maxBatch) {
+				batch = append(batch, j)
+				rows += n
+			} else {
+				rest = append(rest, j)
+			}
+		}
+		s.pending = rest
+		s.mu.Unlock()
+		if kindPrefill {
+			s.runPrefill(batch)
+		} else {
+			s.runStep(batch)
+		}
+	}
+}
+
+func (j *job) rows() int {
+	if j.prefill != nil {
+		return len(j.prefill)
+	}
+	return len(j.toks)
+}
+
+// live drops cancelled jobs from a batch, answering them.
+func live(batch []*job) []*job {
+	out := batch[:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- result{st: j.st, err: err}
+			continue
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func (s *scheduler) runPrefill(batch []*job) {
+	batch = live(batch)
+	if len(batch) == 0 {
+		return
+	}
+	var seqs [][]int32
+	sizes := make([]int, len(batch))
+	for i, j := range batch {
+		seqs = append(seqs, j.prefill...)
+		sizes[i] = len(j.prefill)
+	}
+	if s.onBatch != nil {
+		s.onBatch(len(seqs))
+	}
+	st, err := s.m.Prefill(seqs)
+	if err != nil {
+		for _, j := range batch {
+			j.done <- result{err: err}
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- result{st: st}
+		return
+	}
+	parts, err := st.Split(sizes...)
+	st.Close()
+	for i, j := range batch {
+		if err != nil {
+			j.done <- result{err: err}
+			continue
+		}
+		j.done <- result{st: parts[i]}
+	}
+}
+
+func (s *scheduler) runStep(batch []*job) {
+	batch = live(batch)
+	if len(batch) == 0 {
+		return
+	}
+	if len(batch) == 1 {
+		j := batch[0]
+		if s.onBatch != nil {
+			s.onBatch(len(j.toks))
+		}
+		err := s.m.Step(j.st, j.toks)
+		j.done <- result{st: j.st, err: err}
+		return
+	}
+	states := make([]*onnx.State, len(batch))
+	sizes := make([]int, len(batch))
+	var toks []int32
+	for i, j := range batch {
+		states[i] = j.st
+		sizes[i] = len(j.toks)
+		toks = append(toks, j.toks...)
+	}
+	if s.onBatch != nil {
+		s.onBatch(len(toks))
+	}
+	merged, err := onnx.Concat(states...)
+	if err == nil {
+		err = s.m.Step(merged, toks)
+	}
+	var parts []*onnx.State
+	if err == nil {
+		parts, err = merged.Split(sizes...)
+	}
+	if merged != nil {
+		merged.Close()
+	}
+	for i, j := range batch {
+		if err != nil {
+			j.done <- result{st: j.st, err: err}
+			continue
+		}
+		j.st.Close()
+		j.done <- result{st: parts[i]}
+	}
+}
