@@ -512,9 +512,12 @@ def main(argv=None):
         write_parity(model, args.out, sid_token_ids(neo))
         log(f"exported {os.path.join(args.out, 'model.onnx')} "
             f"({os.path.getsize(os.path.join(args.out, 'model.onnx')) / 1e6:.2f} MB) in {time.time() - t0:.1f}s")
-    tok_src = os.path.join(args.data, "tokenizer.json")
-    if os.path.exists(tok_src) and os.path.abspath(tok_src) != os.path.abspath(os.path.join(args.out, "tokenizer.json")):
-        shutil.copyfile(tok_src, os.path.join(args.out, "tokenizer.json"))
+    # the tokenizer and the items' SIDs travel with the model: serving must
+    # use exactly the SIDs the model was trained on
+    for name in ("tokenizer.json", "sids.tsv"):
+        src = os.path.join(args.data, name)
+        if os.path.exists(src) and os.path.abspath(src) != os.path.abspath(os.path.join(args.out, name)):
+            shutil.copyfile(src, os.path.join(args.out, name))
     with open(os.path.join(args.out, "neo.json.tmp"), "w") as f:
         json.dump(out_neo, f, indent=1)
         f.write("\n")
