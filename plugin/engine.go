@@ -60,10 +60,17 @@ type TextCodec interface {
 	Decode(ids []int32) string
 }
 
-// loadTokenizer reads a model directory's tokenizer.json.
+// loadTokenizer reads a model directory's tokenizer.json with the
+// tokenizer the exporter encoded the training data with (sid.Tokenizer).
 var loadTokenizer = func(dir string) (TextCodec, error) {
-	return nil, errors.New("plugin: tokenizer loading not wired yet")
+	tok, err := sid.LoadTokenizer(dir)
+	if err != nil {
+		return nil, err
+	}
+	return tok, nil
 }
+
+var _ TextCodec = (*sid.Tokenizer)(nil)
 
 // Engine serves one model over one catalog. It is safe for concurrent use;
 // concurrent requests share onnxruntime runs (dynamic batching).

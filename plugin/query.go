@@ -65,7 +65,7 @@ func (q *GenerativeQuery) MarshalJSON() ([]byte, error) {
 	type plain GenerativeQuery
 	inner := struct {
 		*plain
-		Filter query.Query `json:"filter,omitempty"`
+		Filter query.Query  `json:"filter,omitempty"`
 		Boost  *query.Boost `json:"boost,omitempty"`
 	}{(*plain)(q), q.Filter, q.BoostV}
 	return json.Marshal(map[string]any{"generative": inner})
