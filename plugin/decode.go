@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/neo-search/neo/index"
@@ -58,7 +59,9 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	for depth := 0; depth < spanLen; depth++ {
 		cands = cands[:0]
 		for b := range scores {
+			t0 := time.Now()
 			allowed = proc.AllowedSID(b, allowed[:0])
+			e.procNanos.Add(int64(time.Since(t0)))
 			if len(allowed) == 0 {
 				continue // dead end (items went away meanwhile): the beam dies
 			}
@@ -81,12 +84,14 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 		for i, c := range cands {
 			parents[i], toks[i], next[i] = c.beam, c.tok, c.score
 		}
+		t0 := time.Now()
 		proc.Reorder(parents)
 		for i, t := range toks {
 			if _, _, err := proc.Accept(i, t); err != nil {
 				return err
 			}
 		}
+		e.procNanos.Add(int64(time.Since(t0)))
 		scores = next
 		if depth < spanLen-1 {
 			if err := st.Reorder(parents); err != nil {
@@ -205,7 +210,10 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		if inSID {
 			lse = logSumExp(logits)
 		}
-		if proc.Process(0, logits) == 0 {
+		t0 := time.Now()
+		nAllowed := proc.Process(0, logits)
+		e.procNanos.Add(int64(time.Since(t0)))
+		if nAllowed == 0 {
 			// dead end inside a span: rewind the model to before [SID]
 			if retries++; retries > 3 || spanStart < 0 {
 				break
@@ -221,7 +229,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 			continue
 		}
 		tok := pick(logits, req.Temperature, req.TopP, rng)
+		t0 = time.Now()
 		em, closed, err := proc.Accept(0, tok)
+		e.procNanos.Add(int64(time.Since(t0)))
 		if errors.Is(err, ErrDeadEnd) {
 			logits[tok] = negInf // went away meanwhile: rewind as below
 			if retries++; retries > 3 || spanStart < 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
@@ -83,7 +84,9 @@ type Engine struct {
 	sp    Specials
 	sched *scheduler
 
-	tokens atomic.Int64 // tokens decoded, for metrics
+	tokens      atomic.Int64 // tokens decoded, for metrics
+	procNanos   atomic.Int64 // time spent in the LogitsProcessor
+	decodeNanos atomic.Int64 // time spent decoding (model + processor)
 }
 
 // Open loads the model directory (model.onnx, tokenizer.json, neo.json)
@@ -131,6 +134,12 @@ func (e *Engine) Meta() *sid.ModelMeta { return e.meta }
 // TokensDecoded is the number of tokens decoded since Open.
 func (e *Engine) TokensDecoded() int64 { return e.tokens.Load() }
 
+// DecodeStats is the time spent decoding since Open and the part of it
+// spent in the LogitsProcessor.
+func (e *Engine) DecodeStats() (decode, processor time.Duration) {
+	return time.Duration(e.decodeNanos.Load()), time.Duration(e.procNanos.Load())
+}
+
 // QueueDepth is the number of decode steps waiting for a batch.
 func (e *Engine) QueueDepth() int { return e.sched.depth() }
 
@@ -170,6 +179,8 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 		return nil, err
 	}
 	resp := &Response{Task: req.Task, Format: req.Format, Segments: []Segment{}, Items: []Item{}}
+	start := time.Now()
+	defer func() { e.decodeNanos.Add(int64(time.Since(start))) }()
 	if req.Format == FormatIDs {
 		err = e.rankedList(ctx, &req, snap, set, opts, prompt, resp, emit)
 	} else {
@@ -272,4 +283,18 @@ func fieldsOf(doc index.Item) map[string]any {
 		f["attributes"] = attrs
 	}
 	return f
+}
+
+// NewProcessor returns a LogitsProcessor for one row over the current
+// catalog snapshot, as a request with this format and budget would get
+// (no filter, all types). Benchmarks use it to measure the processor alone.
+func (e *Engine) NewProcessor(format string, budget int) (*LogitsProcessor, int, error) {
+	snap := e.cat.Snapshot()
+	req := Request{Format: format, K: budget}
+	opts, set, err := e.rowOptions(&req, snap, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := NewLogitsProcessor(e.meta.SID, e.sp, set, []RowOptions{opts})
+	return p, e.model.Vocab(), err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
@@ -73,8 +74,13 @@ func openEngineOn(ctx context.Context, modelDir string, items []index.Item) (*pl
 	return plugin.Open(modelDir, cat, plugin.Config{})
 }
 
-// neoMethod adapts the engine to the evaluation's interfaces.
-type neoMethod struct{ eng *plugin.Engine }
+// neoMethod adapts the engine to the evaluation's interfaces. It serves
+// both tasks, so Close may be called twice.
+type neoMethod struct {
+	eng  *plugin.Engine
+	once sync.Once
+	err  error
+}
 
 func (m *neoMethod) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
 	req := plugin.Request{Task: plugin.TaskSearch, Query: q.Query, K: k, Format: plugin.FormatIDs}
@@ -105,10 +111,12 @@ func (m *neoMethod) ids(ctx context.Context, req plugin.Request) ([]string, erro
 }
 
 func (m *neoMethod) Close() error {
-	cat := m.eng.Catalog()
-	err := m.eng.Close()
-	if cerr := cat.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	m.once.Do(func() {
+		cat := m.eng.Catalog()
+		m.err = m.eng.Close()
+		if cerr := cat.Close(); m.err == nil {
+			m.err = cerr
+		}
+	})
+	return m.err
 }
