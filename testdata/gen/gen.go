@@ -525,25 +525,155 @@ func (g *gen) combos() []combo {
 	return out
 }
 
+const (
+	// brandShare is the share of queries, train and test alike, that name
+	// a brand: brand names are the one thing a query cannot paraphrase, so
+	// they stay rare.
+	brandShare = 0.15
+	// minTrainUses is how often every form of every value is used in the
+	// train queries (the tests require at least 10).
+	minTrainUses = 12
+	// formTypes is how many types may use each form of a colour, material
+	// or style in the train queries (see trainSubsets).
+	formTypes = 2
+)
+
+func (c combo) hasBrand() bool {
+	return slices.ContainsFunc(c.attrs, func(a attr) bool { return a.kind == attrBrand })
+}
+
+// attrType is the kind of the type words, which forms treats like an
+// attribute whose value is a type.
+const attrType = -1
+
+// form is one query form of one value: (kind, value) and the form's index.
+type form struct{ kind, value, i int }
+
+// forms returns value a's query forms: its paraphrases, plus the hint
+// clause for a style (the last form).
+func (g *gen) forms(a attr) []string {
+	switch a.kind {
+	case attrType:
+		return types[a.value].words
+	case attrColor:
+		return colors[a.value].words
+	case attrMaterial:
+		return g.materials[a.value].words
+	case attrStyle:
+		return append(slices.Clone(styles[a.value].words), styles[a.value].hint)
+	}
+	return nil
+}
+
+// phrasing is the state of query writing: the forms each train type may
+// use, and how often each form was used so far per split.
+type phrasing struct {
+	allowed map[attr]map[int][]int // value -> type -> form indexes (train)
+	uses    map[string]map[form]int
+}
+
+// trainSubsets spreads the forms of each colour, material and style over
+// the types of the train combos that name it, so that each type uses as
+// few forms as it can while every form may be used with formTypes types: with
+// n forms and m types, each type uses k = ceil(formTypes*n/m) of them, the
+// p-th type forms p*k ... p*k+k-1 (mod n). A value named with too few
+// types (k >= n) uses all its forms with every type.
+func (g *gen) trainSubsets(train []combo) map[attr]map[int][]int {
+	typesOf := map[attr][]int{}
+	for _, c := range train {
+		for _, a := range c.attrs {
+			if a.kind != attrBrand && !slices.Contains(typesOf[a], c.typ) {
+				typesOf[a] = append(typesOf[a], c.typ)
+			}
+		}
+	}
+	out := map[attr]map[int][]int{}
+	for a, ts := range typesOf {
+		slices.Sort(ts)
+		n := len(g.forms(a))
+		k := (formTypes*n + len(ts) - 1) / len(ts)
+		out[a] = map[int][]int{}
+		for p, t := range ts {
+			var fs []int
+			for i := range n {
+				if k >= n || (i-p*k%n+n)%n < k {
+					fs = append(fs, i)
+				}
+			}
+			out[a][t] = fs
+		}
+	}
+	return out
+}
+
+// choose returns the least used of value a's forms allowed for a query of
+// type typ in split (train: the type's subset; test: all forms); on a
+// retry (the first phrasing was taken), a random allowed one.
+func (g *gen) choose(r *rand.Rand, ph *phrasing, a attr, typ int, split string, retry bool) form {
+	n := len(g.forms(a))
+	cands := make([]int, n)
+	for i := range cands {
+		cands[i] = i
+	}
+	if split == index.SplitTrain && a.kind != attrType {
+		if fs, ok := ph.allowed[a][typ]; ok {
+			cands = fs
+		}
+	}
+	if retry {
+		return form{a.kind, a.value, cands[r.IntN(len(cands))]}
+	}
+	best := form{a.kind, a.value, cands[0]}
+	for _, i := range cands[1:] {
+		if f := (form{a.kind, a.value, i}); ph.uses[split][f] < ph.uses[split][best] {
+			best = f
+		}
+	}
+	return best
+}
+
 // queries phrases combos into train and test queries. A share of the
 // combos is held out, so most test queries are new combinations; the rest
 // are new phrasings of train combos. No test string equals a train string.
+// brandShare of the queries, train and test alike, name a brand. The train
+// queries first use every form of every colour, material and style at
+// least minTrainUses times, then take the other combos in turn. Within a
+// type, train queries use only some forms of each value (trainSubsets);
+// test queries use them all, so a test query may pair a paraphrase with a
+// type that the train queries paired only with other types.
 func (g *gen) queries() []index.Query {
 	r := g.rng(3)
 	all := g.combos()
 	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	var branded, plain []combo
+	for _, c := range all {
+		if c.hasBrand() {
+			branded = append(branded, c)
+		} else {
+			plain = append(plain, c)
+		}
+	}
 	nHeld := g.cfg.TestQueries * 2 / 3
-	held, train := all[:nHeld], all[nHeld:]
+	nHeldBrand := int(float64(nHeld) * brandShare)
+	held := slices.Concat(branded[:nHeldBrand], plain[:nHeld-nHeldBrand])
+	branded, plain = branded[nHeldBrand:], plain[nHeld-nHeldBrand:]
 
+	ph := &phrasing{
+		allowed: g.trainSubsets(slices.Concat(plain, branded)),
+		uses:    map[string]map[form]int{index.SplitTrain: {}, index.SplitTest: {}},
+	}
 	used := map[string]bool{}
 	var out []index.Query
 	add := func(c combo, split string) bool {
-		for range 20 {
-			s := g.phrase(r, c)
+		for try := range 20 {
+			s, fs := g.phrase(r, ph, c, split, try > 0)
 			if used[s] {
 				continue
 			}
 			used[s] = true
+			for _, f := range fs {
+				ph.uses[split][f]++
+			}
 			q := index.Query{Query: s, Relevant: c.relevant, Split: split}
 			if r.Float64() < 0.5 {
 				q.Type = types[c.typ].name
@@ -553,62 +683,141 @@ func (g *gen) queries() []index.Query {
 		}
 		return false
 	}
-	for i, n := 0, 0; n < g.cfg.TrainQueries; i++ {
-		if i > 100*g.cfg.TrainQueries {
+
+	nTrain, tries := 0, 0
+	train := func(c combo) {
+		if tries++; tries > 100*g.cfg.TrainQueries {
 			panic("gen: not enough distinct train phrasings")
 		}
-		if add(train[i%len(train)], index.SplitTrain) {
-			n++
+		if add(c, index.SplitTrain) {
+			nTrain++
 		}
 	}
+	nBrand := int(float64(g.cfg.TrainQueries) * brandShare)
+	for i := 0; nTrain < nBrand; i++ {
+		train(branded[i%len(branded)])
+	}
+	// Cover every form of every value, values in a fixed order: while a
+	// form is short of minTrainUses, the next brandless train combo that
+	// names the value with a type allowed that form (a branded one if there
+	// is none; a value no train combo names is skipped).
+	timesUsed := make([]int, len(plain))
+	for _, kn := range []struct{ kind, n int }{{attrMaterial, len(g.materials)}, {attrColor, len(colors)}, {attrStyle, len(styles)}} {
+		for v := range kn.n {
+			a := attr{kn.kind, v}
+			for i := range g.forms(a) {
+				f := form{a.kind, v, i}
+				var idx []int
+				var alt []combo
+				for j, c := range plain {
+					if slices.Contains(c.attrs, a) && slices.Contains(ph.allowed[a][c.typ], i) {
+						idx = append(idx, j)
+					}
+				}
+				if len(idx) == 0 {
+					for _, c := range branded {
+						if slices.Contains(c.attrs, a) && slices.Contains(ph.allowed[a][c.typ], i) {
+							alt = append(alt, c)
+						}
+					}
+				}
+				for j := 0; ph.uses[index.SplitTrain][f] < minTrainUses && len(idx)+len(alt) > 0; j++ {
+					if len(idx) > 0 {
+						timesUsed[idx[j%len(idx)]]++
+						train(plain[idx[j%len(idx)]])
+					} else {
+						train(alt[j%len(alt)])
+					}
+				}
+			}
+		}
+	}
+	if nTrain > g.cfg.TrainQueries {
+		panic(fmt.Sprintf("gen: covering the lexicon takes %d train queries", nTrain))
+	}
+	// Then the brandless combos not used yet, then all of them in turn.
+	for i := 0; nTrain < g.cfg.TrainQueries; i++ {
+		if i < len(plain) && timesUsed[i] > 0 {
+			continue
+		}
+		train(plain[i%len(plain)])
+	}
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+
 	for _, c := range held {
 		add(c, index.SplitTest)
 	}
-	for len(out) < g.cfg.TrainQueries+g.cfg.TestQueries {
-		add(train[r.IntN(len(train))], index.SplitTest)
+	for i := 0; len(out) < g.cfg.TrainQueries+g.cfg.TestQueries; i++ {
+		if int(float64(i+1)*brandShare) > int(float64(i)*brandShare) {
+			add(branded[r.IntN(len(branded))], index.SplitTest)
+		} else {
+			add(plain[r.IntN(len(plain))], index.SplitTest)
+		}
 	}
+	test := out[g.cfg.TrainQueries:]
+	r.Shuffle(len(test), func(i, j int) { test[i], test[j] = test[j], test[i] })
 	return out
 }
 
-// phrase writes a combo as a query in one of the templates, each attribute
-// through a synonym, placed before or after the type word.
-func (g *gen) phrase(r *rand.Rand, c combo) string {
+// plural reports whether a type word takes "some" rather than "a".
+func plural(word string) bool {
+	return strings.HasSuffix(word, "s") || word == "footwear"
+}
+
+// phrase writes a combo as a query of split in one of the templates, each
+// attribute through one of its forms (see choose), placed before or after
+// the type word. It returns the forms it used.
+func (g *gen) phrase(r *rand.Rand, ph *phrasing, c combo, split string, retry bool) (string, []form) {
 	ts := types[c.typ]
-	hasStyle := slices.ContainsFunc(c.attrs, func(a attr) bool { return a.kind == attrStyle })
-	tpl := pick(r, templates)
-	for strings.Contains(tpl, "{H}") && !hasStyle {
+	var used []form
+	use := func(a attr) string {
+		f := g.choose(r, ph, a, c.typ, split, retry)
+		used = append(used, f)
+		return g.forms(a)[f.i]
+	}
+	hint, styleWord := "", ""
+	for _, a := range c.attrs {
+		if a.kind == attrStyle {
+			if w := use(a); w == styles[a.value].hint {
+				hint = w
+			} else {
+				styleWord = w
+			}
+		}
+	}
+	tpl := hintTemplate
+	if hint == "" {
 		tpl = pick(r, templates)
 	}
 	before := strings.Contains(tpl, "{P}")
 	brandFirst := before && strings.Contains(tpl, "{T}")
 	var pre, post []string
-	hint := ""
 	for _, a := range c.attrs {
 		switch a.kind {
 		case attrStyle:
-			if strings.Contains(tpl, "{H}") {
-				hint = styles[a.value].hint
-			} else if before {
-				pre = append(pre, pick(r, styles[a.value].words))
-			} else {
-				post = append(post, "in a "+pick(r, styles[a.value].words)+" style")
+			switch {
+			case hint != "":
+			case before:
+				pre = append(pre, styleWord)
+			default:
+				post = append(post, "in a "+styleWord+" style")
 			}
 		case attrColor:
-			w := pick(r, colors[a.value].words)
+			w := use(a)
 			if before && r.Float64() < 0.6 {
 				pre = append(pre, w)
 			} else {
 				post = append(post, "in "+w)
 			}
 		case attrMaterial:
-			w := pick(r, g.materials[a.value].words)
+			w := use(a)
 			switch x := r.Float64(); {
 			case before && x < 0.4:
 				pre = append(pre, w)
 			case x < 0.8:
 				post = append(post, "in "+w)
 			default:
-				post = append(post, "made of "+w)
+				post = append(post, "crafted from "+w)
 			}
 		case attrBrand:
 			name := brands[a.value].name
@@ -619,9 +828,12 @@ func (g *gen) phrase(r *rand.Rand, c combo) string {
 			}
 		}
 	}
-	word := pick(r, ts.words)
-	if strings.HasSuffix(word, "s") && !strings.HasPrefix(word, "pair") {
-		tpl = strings.Replace(tpl, "a {P}", "a pair of {P}", 1) // "a pair of ruby studs"
+	word := ""
+	if strings.Contains(tpl, "{T}") {
+		word = use(attr{attrType, c.typ})
+	}
+	if plural(word) {
+		tpl = strings.Replace(tpl, "a {P}", "some {P}", 1) // "some jade danglers"
 	}
 	s := strings.NewReplacer(
 		"{P}", strings.Join(pre, " "),
@@ -630,7 +842,7 @@ func (g *gen) phrase(r *rand.Rand, c combo) string {
 		"{U}", ts.usage,
 		"{H}", hint,
 	).Replace(tpl)
-	return fixArticles(strings.Join(strings.Fields(s), " "))
+	return fixArticles(strings.Join(strings.Fields(s), " ")), used
 }
 
 // fixArticles turns "a" before a vowel into "an".

@@ -7,6 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/registry"
 
 	"github.com/neo-search/neo/index"
 )
@@ -197,5 +201,196 @@ func TestShape(t *testing.T) {
 				t.Errorf("test query %q is also a train query", q.Query)
 			}
 		}
+
+		// Brand names cannot be paraphrased, so few queries carry one.
+		for _, sp := range []string{index.SplitTrain, index.SplitTest} {
+			n, branded := 0, 0
+			for _, q := range qs {
+				if q.Split != sp {
+					continue
+				}
+				n++
+				if slices.ContainsFunc(brands, func(b brandSpec) bool { return strings.Contains(q.Query, b.name) }) {
+					branded++
+				}
+			}
+			if f := float64(branded) / float64(n); f > 0.25 {
+				t.Errorf("%s: %.2f of the queries name a brand", sp, f)
+			}
+		}
+
+		// Every paraphrase is learnable: it occurs in at least 10 train queries.
+		for _, l := range lexicon() {
+			for _, form := range l.forms {
+				fw := words(form)
+				n := 0
+				for _, q := range qs {
+					if q.Split == index.SplitTrain && containsRun(words(q.Query), fw) {
+						n++
+					}
+				}
+				if n < 10 {
+					t.Errorf("%s form %q is in %d train queries, want >= 10", l.value, form, n)
+				}
+			}
+		}
+
+		// Keyword overlap: the share of test query content words found in the
+		// title or description of a grade-2 item.
+		skip := map[string]bool{}
+		for _, w := range strings.Fields("a an the in of for to with and by from my me i some any on at it is that") {
+			skip[w] = true
+		}
+		for _, b := range brands {
+			for _, w := range words(b.name) {
+				skip[w] = true
+			}
+		}
+		content, shared := 0, 0
+		for _, q := range qs {
+			if q.Split != index.SplitTest {
+				continue
+			}
+			text := map[string]bool{}
+			for _, r := range q.Relevant {
+				if r.Grade == 2 {
+					for _, w := range words(byID[r.Item].Title + " " + byID[r.Item].Description) {
+						text[w] = true
+					}
+				}
+			}
+			for _, w := range words(q.Query) {
+				if skip[w] {
+					continue
+				}
+				content++
+				if text[w] {
+					shared++
+				}
+			}
+		}
+		f := float64(shared) / float64(content)
+		t.Logf("test queries: %d of %d content words (%.3f) are in a grade-2 item's text", shared, content, f)
+		if f > 0.10 {
+			t.Errorf("keyword overlap %.3f > 0.10", f)
+		}
 	})
+}
+
+// words splits s into lower-case words of letters and digits.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// containsRun reports whether sub occurs in ws as consecutive words.
+func containsRun(ws, sub []string) bool {
+	for i := 0; i+len(sub) <= len(ws); i++ {
+		if slices.Equal(ws[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// lexEntry is one value's query forms.
+type lexEntry struct {
+	value string
+	forms []string
+}
+
+// lexicon lists every value's query forms: type words and usage phrase,
+// style words and hint, material and colour paraphrases.
+func lexicon() []lexEntry {
+	var out []lexEntry
+	for _, ts := range types {
+		out = append(out, lexEntry{"type " + ts.name, append(slices.Clone(ts.words), ts.usage)})
+	}
+	for _, st := range styles {
+		out = append(out, lexEntry{"style " + st.name, append(slices.Clone(st.words), st.hint)})
+	}
+	for _, f := range families {
+		for _, cl := range f.materials {
+			for _, m := range cl {
+				out = append(out, lexEntry{"material " + m.name, m.words})
+			}
+		}
+	}
+	for _, c := range colors {
+		out = append(out, lexEntry{"colour " + c.name, c.words})
+	}
+	return out
+}
+
+// TestLexiconDisjoint checks that queries are paraphrases: no query form
+// or template word shares a word or an English stem (as Bleve's "en"
+// analyzer, used by the BM25 baseline, makes them) with any item's title,
+// description or attribute values, and no form is part of another.
+func TestLexiconDisjoint(t *testing.T) {
+	an, err := registry.NewCache().AnalyzerNamed(en.AnalyzerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stems := func(s string) []string {
+		var out []string
+		for _, tok := range an.Analyze([]byte(s)) {
+			out = append(out, string(tok.Term))
+		}
+		return out
+	}
+	catalog := map[string]string{} // stem or word -> a text it comes from
+	note := func(s string) {
+		for _, w := range append(stems(s), words(s)...) {
+			if _, ok := catalog[w]; !ok {
+				catalog[w] = s
+			}
+		}
+	}
+	for _, it := range Generate(DefaultConfig()).Items {
+		note(it.Title)
+		note(it.Description)
+		note(it.Type)
+		for _, v := range it.Attributes {
+			note(v)
+		}
+	}
+	check := func(what, s string) {
+		ws := stems(s)
+		for _, w := range words(s) {
+			if len(stems(w)) > 0 { // not an English stop word
+				ws = append(ws, w)
+			}
+		}
+		for _, w := range ws {
+			if src, ok := catalog[w]; ok {
+				t.Errorf("%s %q shares %q with catalog text %q", what, s, w, src)
+			}
+		}
+	}
+	var all [][]string
+	for _, l := range lexicon() {
+		n := len(l.forms)
+		if strings.HasPrefix(l.value, "type ") || strings.HasPrefix(l.value, "style ") {
+			n-- // the usage phrase or hint is an extra form
+		}
+		if n < 3 || n > 5 {
+			t.Errorf("%s has %d paraphrases, want 3-5", l.value, n)
+		}
+		for _, f := range l.forms {
+			check(l.value+" form", f)
+			all = append(all, words(f))
+		}
+	}
+	for _, tpl := range append(slices.Clone(templates), hintTemplate, "crafted from", "in a style", "some") {
+		for _, ph := range []string{"{P}", "{T}", "{S}", "{U}", "{H}"} {
+			tpl = strings.ReplaceAll(tpl, ph, " ")
+		}
+		check("template", tpl)
+	}
+	for i, a := range all {
+		for j, b := range all {
+			if i != j && containsRun(a, b) {
+				t.Errorf("form %q contains form %q", strings.Join(a, " "), strings.Join(b, " "))
+			}
+		}
+	}
 }

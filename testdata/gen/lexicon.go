@@ -1,8 +1,15 @@
 package main
 
 // The demo's vocabulary: entity types, brands, styles, material families,
-// colours, and the synonyms queries paraphrase them with. Everything is a
+// colours, and the paraphrases queries name them with. Everything is a
 // slice, so generation never depends on map order.
+//
+// Queries are paraphrases, not keyword copies: every query form (type
+// words, usage phrases, style words and hints, material and colour words,
+// template text) shares no word, nor any English stem, with the item
+// titles and descriptions; TestLexiconDisjoint checks it. Only brand names,
+// which cannot be paraphrased, are literal. Each value has three to five
+// forms, all of which occur in the train queries.
 
 // Type classes decide which materials a type is made of.
 const (
@@ -17,31 +24,31 @@ type typeSpec struct {
 	count int      // items of this type
 	price float64  // base price at brand tier 2
 	nouns []string // title nouns
-	words []string // query words for the type
+	words []string // query words for the type; plural ones end in "s"
 	usage string   // "something ... {usage}"
 }
 
 var types = []typeSpec{
 	{"handbag", leather, 360, 2600, []string{"Tote", "Shoulder Bag", "Clutch", "Top-Handle Bag"},
-		[]string{"handbag", "purse", "tote", "bag"}, "to carry every day"},
+		[]string{"purse", "satchel", "carryall", "hobo"}, "to carry every day"},
 	{"shoe", leather, 300, 850, []string{"Pumps", "Loafers", "Ankle Boots", "Sandals"},
-		[]string{"shoes", "footwear", "pair of shoes", "heels"}, "for my feet"},
+		[]string{"footwear", "heels", "flats", "mules"}, "for my feet"},
 	{"bracelet", jewel, 420, 950, []string{"Cuff Bracelet", "Bangle", "Chain Bracelet", "Tennis Bracelet"},
-		[]string{"bracelet", "bangle", "cuff", "wrist piece"}, "to wear on the wrist"},
+		[]string{"armlet", "wrist jewel", "wrist adornment"}, "for my wrist"},
 	{"ring", jewel, 400, 1100, []string{"Signet Ring", "Band Ring", "Cocktail Ring", "Stacking Ring"},
-		[]string{"ring", "band", "finger ring", "signet"}, "to wear on my finger"},
+		[]string{"finger jewel", "solitaire", "finger adornment"}, "for my finger"},
 	{"necklace", jewel, 360, 1400, []string{"Pendant Necklace", "Chain Necklace", "Choker", "Collar Necklace"},
-		[]string{"necklace", "pendant", "neckpiece", "chain"}, "to wear around the neck"},
+		[]string{"neckpiece", "locket", "torc"}, "to go around my neck"},
 	{"earring", jewel, 320, 780, []string{"Stud Earrings", "Drop Earrings", "Hoop Earrings", "Ear Cuff"},
-		[]string{"earrings", "studs", "ear jewellery", "hoops"}, "for my ears"},
+		[]string{"lobe jewels", "danglers", "lobe baubles"}, "for my lobes"},
 	{"watch", jewel, 220, 5200, []string{"Watch", "Chronograph", "Dress Watch", "Automatic Watch"},
-		[]string{"watch", "timepiece", "wristwatch"}, "to keep time in style"},
+		[]string{"timepiece", "timekeeper", "ticker"}, "to keep time in style"},
 	{"scarf", textile, 180, 420, []string{"Scarf", "Shawl", "Stole", "Square Scarf"},
-		[]string{"scarf", "shawl", "wrap", "stole"}, "to wrap around my shoulders"},
+		[]string{"neck wrap", "muffler", "kerchief"}, "for chilly days"},
 	{"wallet", leather, 240, 560, []string{"Wallet", "Card Holder", "Zip Wallet", "Billfold"},
-		[]string{"wallet", "card holder", "billfold", "purse for cards"}, "to keep my cards in"},
+		[]string{"pocketbook", "coin pouch", "money organiser"}, "for my cash and coins"},
 	{"belt", leather, 200, 520, []string{"Belt", "Waist Belt", "Reversible Belt", "Buckle Belt"},
-		[]string{"belt", "waist belt", "waistband"}, "to wear at the waist"},
+		[]string{"cinch", "girdle", "trouser strap"}, "to hold up my trousers"},
 }
 
 // next lists, per type, the types a shopper tends to look at after it.
@@ -83,7 +90,7 @@ var collectionNames = []string{
 type styleSpec struct {
 	name      string
 	adjs      []string // title adjectives
-	words     []string // query synonyms
+	words     []string // query paraphrases
 	hint      string   // a query clause that paraphrases the style
 	describe  string   // description phrase
 	occasions []string
@@ -91,22 +98,22 @@ type styleSpec struct {
 
 var styles = []styleSpec{
 	{"minimalist", []string{"Brushed", "Slim", "Pure", "Fine", "Sleek"},
-		[]string{"understated", "clean-lined", "minimal", "pared-back"}, "nothing too flashy",
+		[]string{"pared-back", "understated", "unfussy", "no-frills"}, "nothing too flashy",
 		"clean, uncluttered lines", []string{"everyday wear", "the office", "layering with other pieces"}},
 	{"baroque", []string{"Ornate", "Filigree", "Embellished", "Scrolled", "Opulent"},
-		[]string{"ornate", "opulent", "richly decorated", "extravagant"}, "the more ornate the better",
+		[]string{"lavish", "extravagant", "decadent", "flamboyant"}, "the showier the better",
 		"rich ornamental detail", []string{"evening galas", "the opera", "black-tie dinners"}},
 	{"bohemian", []string{"Woven", "Fringed", "Layered", "Beaded", "Braided"},
-		[]string{"boho", "free-spirited", "artisanal", "hippie-chic"}, "with a free-spirited feel",
+		[]string{"boho", "free-spirited", "hippie-chic", "artisanal"}, "with a carefree vibe",
 		"a relaxed, handmade feel", []string{"summer festivals", "weekend markets", "beach evenings"}},
 	{"classic", []string{"Heritage", "Signature", "Timeless", "Tailored", "Icon"},
-		[]string{"timeless", "traditional", "elegant", "heritage-style"}, "something that never dates",
+		[]string{"traditional", "elegant", "ageless", "old-school"}, "one that will stay in vogue for decades",
 		"proportions that never date", []string{"weddings", "business meetings", "family celebrations"}},
 	{"avant-garde", []string{"Sculptural", "Asymmetric", "Deconstructed", "Geometric", "Fractured"},
-		[]string{"edgy", "experimental", "architectural", "unconventional"}, "a bit daring",
+		[]string{"edgy", "experimental", "architectural", "unconventional"}, "for someone who likes to stand out",
 		"a sculptural, unexpected silhouette", []string{"gallery openings", "fashion week", "cocktail parties"}},
 	{"sporty", []string{"Racer", "Active", "Rugged", "Trail", "Sprint"},
-		[]string{"athletic", "sporty", "performance", "outdoorsy"}, "that can keep up with an active day",
+		[]string{"athletic", "outdoorsy", "athleisure", "gym-ready"}, "tough enough for an energetic lifestyle",
 		"a practical, hard-wearing build", []string{"weekend travel", "the tennis club", "city cycling"}},
 }
 
@@ -125,34 +132,34 @@ type familySpec struct {
 
 var families = []familySpec{
 	{"gold", [3][2]materialSpec{
-		{{"yellow gold", 1.4, []string{"golden", "yellow-metal", "yellow gold"}}, {"rose gold", 1.4, []string{"rose gold", "pink gold", "rose-toned gold"}}},
-		{{"calfskin", 1, []string{"calfskin", "calf leather", "smooth leather"}}, {"lambskin", 1.1, []string{"lambskin", "buttery leather", "soft lamb leather"}}},
-		{{"silk twill", 1, []string{"silk twill", "twill silk"}}, {"cashmere", 1.5, []string{"cashmere", "soft cashmere"}}},
+		{{"yellow gold", 1.4, []string{"18-karat", "golden alloy", "750 bullion", "sunlit alloy"}}, {"rose gold", 1.4, []string{"peachy metal", "coral-tinted alloy", "apricot-hued metal", "sunset-hued metal"}}},
+		{{"calfskin", 1, []string{"calf hide", "smooth hide", "box-calf", "baby calf"}}, {"lambskin", 1.1, []string{"lamb hide", "buttery skin", "soft lamb", "young lamb"}}},
+		{{"silk twill", 1, []string{"foulard", "diagonal weave", "printed carré", "crisp printed weave"}}, {"cashmere", 1.5, []string{"pashmina", "goat down", "cloud-soft fibre", "kashmiri fleece"}}},
 	}},
 	{"silver", [3][2]materialSpec{
-		{{"sterling silver", 0.6, []string{"silver", "sterling silver", "sterling"}}, {"white gold", 1.4, []string{"white gold", "pale gold"}}},
-		{{"patent leather", 0.9, []string{"patent leather", "glossy leather", "patent"}}, {"nappa leather", 1, []string{"nappa", "nappa leather", "supple leather"}}},
-		{{"silk satin", 1, []string{"satin", "silk satin", "satin silk"}}, {"modal jersey", 0.7, []string{"jersey", "modal jersey"}}},
+		{{"sterling silver", 0.6, []string{"hallmarked 925", "solid 925", "moon-bright metal", "bright 925"}}, {"white gold", 1.4, []string{"rhodium-plated alloy", "frosty alloy", "cool-toned metal", "glacier-toned metal"}}},
+		{{"patent leather", 0.9, []string{"lacquered hide", "high-shine skin", "varnished hide", "mirror-gloss hide"}}, {"nappa leather", 1, []string{"supple hide", "glove-soft skin", "pillowy hide", "plush skin"}}},
+		{{"silk satin", 1, []string{"charmeuse", "duchesse", "liquid-sheen fabric", "liquid drape"}}, {"modal jersey", 0.7, []string{"stretch fabric", "t-shirt fabric", "drapey stretch", "lounge fabric"}}},
 	}},
 	{"precious", [3][2]materialSpec{
-		{{"platinum", 1.8, []string{"platinum", "white metal"}}, {"palladium", 1.5, []string{"palladium", "rare white metal"}}},
-		{{"crocodile-embossed leather", 1.6, []string{"croc-embossed leather", "crocodile-effect leather", "croc-print leather"}}, {"ostrich leather", 1.8, []string{"ostrich", "ostrich leather"}}},
-		{{"silk chiffon", 1.1, []string{"chiffon", "sheer silk", "silk chiffon"}}, {"vicuna wool", 2.5, []string{"vicuna", "vicuna wool"}}},
+		{{"platinum", 1.8, []string{"pt950", "noble metal", "dense precious alloy", "prestige metal"}}, {"palladium", 1.5, []string{"pd950", "rare metal", "light precious alloy", "lustrous rare alloy"}}},
+		{{"crocodile-embossed leather", 1.6, []string{"croc-effect hide", "reptile-print skin", "alligator-look hide", "faux-croc"}}, {"ostrich leather", 1.8, []string{"quill-marked skin", "exotic bird hide", "dotted exotic skin", "bird-quill hide"}}},
+		{{"silk chiffon", 1.1, []string{"gauze", "diaphanous fabric", "sheer georgette", "floaty sheer"}}, {"vicuna wool", 2.5, []string{"andean fleece", "camelid fibre", "rarest fleece", "peruvian fibre"}}},
 	}},
 	{"technical", [3][2]materialSpec{
-		{{"stainless steel", 0.7, []string{"steel", "stainless steel", "brushed steel"}}, {"titanium", 0.9, []string{"titanium", "lightweight titanium"}}},
-		{{"technical nylon", 0.6, []string{"nylon", "technical fabric", "technical nylon"}}, {"grained leather", 0.9, []string{"grained leather", "pebbled leather"}}},
-		{{"merino wool", 0.8, []string{"merino", "merino wool", "fine wool"}}, {"performance knit", 0.6, []string{"performance knit", "technical knit"}}},
+		{{"stainless steel", 0.7, []string{"inox", "316l", "rustproof metal", "surgical-grade metal"}}, {"titanium", 0.9, []string{"aerospace alloy", "featherlight metal", "grade-5 alloy", "space-age metal"}}},
+		{{"technical nylon", 0.6, []string{"ripstop", "parachute fabric", "polyamide", "windbreaker fabric"}}, {"grained leather", 0.9, []string{"pebbled hide", "textured skin", "saffiano", "crosshatch hide"}}},
+		{{"merino wool", 0.8, []string{"sheep fleece", "springy fleece", "australian fleece", "superfine fleece"}}, {"performance knit", 0.6, []string{"moisture-wicking fabric", "activewear fabric", "breathable synthetic", "quick-dry fabric"}}},
 	}},
 	{"artisan", [3][2]materialSpec{
-		{{"gilded brass", 0.5, []string{"brass", "gilded brass", "antiqued brass"}}, {"hammered copper", 0.5, []string{"copper", "hammered copper"}}},
-		{{"suede", 0.9, []string{"suede", "brushed suede"}}, {"woven raffia", 0.6, []string{"raffia", "woven raffia", "straw-like raffia"}}},
-		{{"linen", 0.7, []string{"linen", "airy linen"}}, {"cotton voile", 0.6, []string{"cotton voile", "light cotton"}}},
+		{{"gilded brass", 0.5, []string{"antiqued alloy", "vermeil-style metal", "burnished metal", "patinated alloy"}}, {"hammered copper", 0.5, []string{"beaten metal", "planished alloy", "penny-toned metal", "dimpled alloy"}}},
+		{{"suede", 0.9, []string{"napped hide", "nubuck-style skin", "soft-nap hide", "chamois-like hide"}}, {"woven raffia", 0.6, []string{"straw", "palm fibre", "basketweave", "seagrass"}}},
+		{{"linen", 0.7, []string{"flax", "breezy weave", "rumpled natural fibre", "slubby weave"}}, {"cotton voile", 0.6, []string{"batiste", "muslin", "airy lawn", "gossamer"}}},
 	}},
 	{"noir", [3][2]materialSpec{
-		{{"black ceramic", 0.9, []string{"ceramic", "black ceramic", "high-tech ceramic"}}, {"blackened silver", 0.7, []string{"blackened silver", "oxidised silver", "dark silver"}}},
-		{{"rubberised leather", 0.8, []string{"rubberised leather", "coated leather"}}, {"matte leather", 1, []string{"matte leather", "matt-finish leather"}}},
-		{{"wool crepe", 0.9, []string{"wool crepe", "crepe"}}, {"felted wool", 0.8, []string{"felted wool", "felt"}}},
+		{{"black ceramic", 0.9, []string{"zirconia", "dark porcelain", "scratchproof composite", "hi-tech porcelain"}}, {"blackened silver", 0.7, []string{"oxidised metal", "smoky darkened metal", "darkened 925", "gunmetal"}}},
+		{{"rubberised leather", 0.8, []string{"rubber-coated hide", "weatherproof skin", "latex-sealed hide", "rain-ready hide"}}, {"matte leather", 1, []string{"unpolished hide", "low-sheen skin", "non-glossy hide", "shine-free hide"}}},
+		{{"wool crepe", 0.9, []string{"crinkled drape", "grainy suiting", "pebbly fabric", "bouncy suiting"}}, {"felted wool", 0.8, []string{"loden", "boiled fleece", "pressed fibre", "matted fleece"}}},
 	}},
 }
 
@@ -162,27 +169,28 @@ type colorSpec struct {
 }
 
 var colors = []colorSpec{
-	{"black", []string{"black", "jet black", "onyx"}},
-	{"ivory", []string{"ivory", "cream", "off-white"}},
-	{"champagne", []string{"champagne", "soft beige"}},
-	{"blush pink", []string{"blush", "pale pink", "powder pink"}},
-	{"burgundy", []string{"burgundy", "wine-coloured", "oxblood"}},
-	{"emerald green", []string{"emerald", "jewel green"}},
-	{"sapphire blue", []string{"sapphire", "royal blue"}},
-	{"navy", []string{"navy", "dark blue"}},
-	{"cognac", []string{"cognac", "warm brown"}},
-	{"tan", []string{"tan", "sand-coloured"}},
-	{"forest green", []string{"forest green", "deep green", "bottle green"}},
-	{"silver grey", []string{"grey", "dove grey", "silver-grey"}},
-	{"ruby red", []string{"ruby", "deep red"}},
-	{"midnight blue", []string{"midnight blue", "inky blue"}},
-	{"camel", []string{"camel", "caramel"}},
-	{"white", []string{"white", "snow-white", "pure white"}},
+	{"black", []string{"jet", "onyx", "raven", "ebony"}},
+	{"ivory", []string{"cream", "eggshell", "ecru", "vanilla"}},
+	{"champagne", []string{"beige", "biscuit", "oatmeal", "bisque"}},
+	{"blush pink", []string{"ballerina", "candyfloss", "peony", "marshmallow"}},
+	{"burgundy", []string{"oxblood", "claret", "maroon", "merlot"}},
+	{"emerald green", []string{"jade", "malachite", "kelly", "shamrock"}},
+	{"sapphire blue", []string{"cobalt", "ultramarine", "lapis", "azure"}},
+	{"navy", []string{"indigo", "deep marine", "dark ocean", "admiral"}},
+	{"cognac", []string{"brandy", "chestnut", "toffee", "whisky"}},
+	{"tan", []string{"sand", "khaki", "fawn", "latte"}},
+	{"forest green", []string{"pine", "deep woodland", "moss", "fir"}},
+	{"silver grey", []string{"dove", "pewter", "ash", "mist"}},
+	{"ruby red", []string{"crimson", "scarlet", "cherry", "poppy"}},
+	{"midnight blue", []string{"ink", "night sky", "twilight", "nightfall"}},
+	{"camel", []string{"caramel", "butterscotch", "honey", "wheat"}},
+	{"white", []string{"snow", "chalk", "alabaster", "milk"}},
 }
 
 // Query templates. {T} is a type word, {P} the attributes placed before
-// it, {S} those placed after it, {U} the type's usage phrase, {H} a style
-// hint clause. A template without {P} puts everything after the type.
+// it, {S} those placed after it, {U} the type's usage phrase. A template
+// without {P} puts everything after the type. hintTemplate is used when a
+// style is paraphrased by its hint clause {H}.
 var templates = []string{
 	"{P} {T} {S}",
 	"looking for a {P} {T} {S}",
@@ -191,7 +199,8 @@ var templates = []string{
 	"show me {P} {T} {S}",
 	"any {P} {T} {S}?",
 	"i want a {P} {T} {S}",
-	"{T} {S}, {H}",
 	"need a {P} {T} {S} for a special occasion",
 	"{P} {T} {S} please",
 }
+
+const hintTemplate = "{T} {S}, {H}"
