@@ -277,6 +277,7 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 			resp.Items = append(resp.Items, it)
 			seg := Segment{Item: &it}
 			resp.Segments = append(resp.Segments, seg)
+			textBuf.WriteString(it.SID) // the text form names the item in place
 			spanStart = -1
 			if emit != nil {
 				if err := emit(seg); err != nil {

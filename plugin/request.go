@@ -68,6 +68,8 @@ type Response struct {
 	Format   string    `json:"format"`
 	Segments []Segment `json:"segments"`
 	Items    []Item    `json:"items"`
-	Text     string    `json:"text,omitempty"`
-	Tokens   int       `json:"tokens"` // tokens generated
+	// Text is the answer as one string, items written in SID text form
+	// ("... I recommend [SID:bracelet-3-7-1-0], a ...").
+	Text   string `json:"text,omitempty"`
+	Tokens int    `json:"tokens"` // tokens generated
 }
