@@ -4,6 +4,7 @@ NEO   := bin/neo
 INDEX := .neo/index
 DEMO  := testdata/demo
 ADDR  ?= 127.0.0.1:8080
+MODEL := testdata/model
 
 .PHONY: setup build demo demo-data test test-go test-trainer fmt vet
 
@@ -17,8 +18,8 @@ build:
 demo: setup build
 	rm -rf $(INDEX) $(INDEX).quantizer.json
 	$(NEO) import --index $(INDEX) $(DEMO)
-	$(NEO) sids --index $(INDEX) --interactions $(DEMO)/interactions.ndjson
-	$(NEO) serve --index $(INDEX) --addr $(ADDR)
+	$(NEO) sids --index $(INDEX) --interactions $(DEMO)/interactions.ndjson $$(test -f $(MODEL)/sids.tsv && echo --from $(MODEL))
+	$(NEO) serve --index $(INDEX) --model $(MODEL) --addr $(ADDR)
 
 # Regenerates the demo catalog from its fixed-seed generator.
 demo-data:

@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -12,7 +14,22 @@ const parityTol = 1e-4
 // checks that decoding with the cache matches recomputing the whole
 // sequence without one.
 func TestParity(t *testing.T) {
-	dir := parityDir()
+	dirs := []string{parityDir()}
+	// the committed demo model carries its own fixture from training
+	if *modelFlag == "" && os.Getenv("NEO_PARITY_MODEL") == "" {
+		if _, err := os.Stat(filepath.Join(demoDir, "parity.json")); err == nil {
+			dirs = append(dirs, demoDir)
+		}
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) { testParity(t, dir) })
+	}
+}
+
+// demoDir is the demo model trained by `neo train --preset demo`.
+const demoDir = "../testdata/model"
+
+func testParity(t *testing.T, dir string) {
 	m := loadModel(t, dir)
 	f := loadFixture(t, dir)
 	if m.Vocab() != f.Vocab {

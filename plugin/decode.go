@@ -43,7 +43,11 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	if err != nil {
 		return err
 	}
-	defer func() { st.Close() }()
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
 	open := e.meta.SID.Open
 	if _, _, err := proc.Accept(0, open); err != nil {
 		return err
@@ -157,7 +161,11 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 	if err != nil {
 		return err
 	}
-	defer func() { st.Close() }()
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
 	seed := req.Seed
 	if seed == 0 {
 		seed = uint64(len(prompt))*0x9e3779b97f4a7c15 + uint64(prompt[len(prompt)-1])
@@ -196,6 +204,22 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		}
 		return nil
 	}
+	// rewind abandons the current SID span after a dead end (its items went
+	// away while decoding): the model is re-prefilled with the prompt and
+	// the tokens before [SID]. false: too many dead ends, stop the answer.
+	rewind := func() (bool, error) {
+		if retries++; retries > 3 || spanStart < 0 {
+			return false, nil
+		}
+		proc.AbandonSID(0)
+		gen = gen[:spanStart]
+		spanStart = -1
+		st.Close()
+		full := append(append([]int32(nil), prompt...), gen...)
+		var err error
+		st, err = e.sched.prefill(ctx, [][]int32{full})
+		return err == nil, err
+	}
 	hardStop := req.MaxTokens + proc.levels + 2
 	for n := 0; n < hardStop; n++ {
 		if err := ctx.Err(); err != nil {
@@ -214,17 +238,10 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		nAllowed := proc.Process(0, logits)
 		e.procNanos.Add(int64(time.Since(t0)))
 		if nAllowed == 0 {
-			// dead end inside a span: rewind the model to before [SID]
-			if retries++; retries > 3 || spanStart < 0 {
-				break
-			}
-			proc.AbandonSID(0)
-			gen = gen[:spanStart]
-			spanStart = -1
-			st.Close()
-			full := append(append([]int32(nil), prompt...), gen...)
-			if st, err = e.sched.prefill(ctx, [][]int32{full}); err != nil {
+			if ok, err := rewind(); err != nil {
 				return err
+			} else if !ok {
+				break
 			}
 			continue
 		}
@@ -233,17 +250,10 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		em, closed, err := proc.Accept(0, tok)
 		e.procNanos.Add(int64(time.Since(t0)))
 		if errors.Is(err, ErrDeadEnd) {
-			logits[tok] = negInf // went away meanwhile: rewind as below
-			if retries++; retries > 3 || spanStart < 0 {
-				break
-			}
-			proc.AbandonSID(0)
-			gen = gen[:spanStart]
-			spanStart = -1
-			st.Close()
-			full := append(append([]int32(nil), prompt...), gen...)
-			if st, err = e.sched.prefill(ctx, [][]int32{full}); err != nil {
+			if ok, err := rewind(); err != nil {
 				return err
+			} else if !ok {
+				break
 			}
 			continue
 		}

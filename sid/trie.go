@@ -422,30 +422,30 @@ func lowerBoundHi(a []uint32, x uint32) int {
 	return lo
 }
 
+// nextCandidate returns the first ordinal in [ord, hi) the filter lets
+// through (every ordinal when filter is nil), or hi; p is the caller's
+// position in filter, moved forward.
+func nextCandidate(filter []uint32, p *int, ord, hi uint32) uint32 {
+	if filter == nil {
+		return ord
+	}
+	*p = gallop(filter, *p, ord)
+	if *p >= len(filter) || filter[*p] >= hi {
+		return hi
+	}
+	return filter[*p]
+}
+
 // allowedRuns lists the last-semantic-level codes under a deepest explicit
 // node: runs of equal t.last values in the node's range.
 func (t *Trie) allowedRuns(n Node, filter, excl []uint32, dst []uint16) []uint16 {
 	p := 0
-	if filter != nil {
-		p = lowerBound(filter, n.Lo)
-	}
 	have := false
 	var cur uint16
-	for ord := n.Lo; ord < n.Hi; ord++ {
+	for ord := nextCandidate(filter, &p, n.Lo, n.Hi); ord < n.Hi; ord = nextCandidate(filter, &p, ord+1, n.Hi) {
 		code := t.last[ord]
 		if have && code == cur {
 			continue // this run is already allowed
-		}
-		if filter != nil {
-			p = gallop(filter, p, ord)
-			if p >= len(filter) || filter[p] >= n.Hi {
-				break
-			}
-			if filter[p] != ord {
-				// jump to the next filtered ordinal
-				ord = filter[p] - 1
-				continue
-			}
 		}
 		if t.allowedItem(ord, excl) {
 			dst = append(dst, code)
@@ -459,20 +459,7 @@ func (t *Trie) allowedRuns(n Node, filter, excl []uint32, dst []uint16) []uint16
 // last-semantic-level node.
 func (t *Trie) allowedItems(n Node, filter, excl []uint32, dst []uint16) []uint16 {
 	p := 0
-	if filter != nil {
-		p = lowerBound(filter, n.Lo)
-	}
-	for ord := n.Lo; ord < n.Hi; ord++ {
-		if filter != nil {
-			p = gallop(filter, p, ord)
-			if p >= len(filter) || filter[p] >= n.Hi {
-				break
-			}
-			if filter[p] != ord {
-				ord = filter[p] - 1
-				continue
-			}
-		}
+	for ord := nextCandidate(filter, &p, n.Lo, n.Hi); ord < n.Hi; ord = nextCandidate(filter, &p, ord+1, n.Hi) {
 		if t.allowedItem(ord, excl) {
 			dst = append(dst, t.coll[ord])
 		}

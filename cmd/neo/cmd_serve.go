@@ -258,7 +258,7 @@ func (s *serving) close() {
 func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*serving, error) {
 	if _, err := os.Stat(o.indexDir); errors.Is(err, os.ErrNotExist) && o.demoDir != "" {
 		log.Info("index not found: importing the demo catalog", "index", o.indexDir, "demo", o.demoDir)
-		if err := importDemo(ctx, o.indexDir, o.demoDir, o.progress); err != nil {
+		if err := importDemo(ctx, o.indexDir, o.demoDir, o.modelDir, o.progress); err != nil {
 			return nil, fmt.Errorf("importing %s into %s: %w", o.demoDir, o.indexDir, err)
 		}
 	}
@@ -316,10 +316,11 @@ func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*servi
 
 // importDemo builds a catalog from a data folder the way `make demo` does
 // (neo import, then neo sids with the interactions and default options,
-// so the SIDs match a model trained on the same data), in a side
+// then the model's own sids.tsv on top, so the SIDs are those the model
+// was trained on), in a side
 // directory renamed into place at the end: an interrupted first start
 // leaves no half-built index that a restart would take as complete.
-func importDemo(ctx context.Context, dir, data string, progress io.Writer) error {
+func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Writer) error {
 	items := filepath.Join(data, "items.ndjson")
 	f, err := os.Open(items)
 	if err != nil {
@@ -355,6 +356,14 @@ func importDemo(ctx context.Context, dir, data string, progress io.Writer) error
 		Seed: 1, CoocWeight: sid.DefaultCoocWeight,
 	}, false, progress); err != nil {
 		return fmt.Errorf("assigning SIDs: %w", err)
+	}
+	// the model names items by the SIDs it was trained on
+	if modelDir != "" {
+		if _, err := os.Stat(filepath.Join(modelDir, sid.AssignmentsFile)); err == nil {
+			if _, err := applyAssignments(tmp, modelDir); err != nil {
+				return fmt.Errorf("applying the model's SIDs: %w", err)
+			}
+		}
 	}
 	if err := os.Rename(quantizerPath(tmp), quantizerPath(dir)); err != nil {
 		return err

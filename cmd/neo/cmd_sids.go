@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -49,6 +50,7 @@ func runSids(args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	dry := fs.Bool("dry-run", false, "assign and report, but write nothing")
 	quiet := fs.Bool("quiet", false, "no progress bars")
+	from := fs.String("from", "", "apply the SIDs recorded in a model directory's sids.tsv (or that file) after assigning, so the catalog names items as the model learned them")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--json] [--dry-run]")
 		fmt.Fprintln(fs.Output(), "\nThe quantizer (to give new items codes later) is saved as <index dir>.quantizer.json.")
@@ -74,6 +76,14 @@ func runSids(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo sids:", err)
 		return 1
+	}
+	if *from != "" && !*dry {
+		n, err := applyAssignments(*dir, *from)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo sids:", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "applied the model's SIDs from %s: %d items differed from the assignment\n", *from, n)
 	}
 	if *asJSON {
 		b, err := json.Marshal(out)
@@ -286,4 +296,49 @@ func (s *stageBar) finish() {
 		_ = s.bar.Finish()
 		s.bar = nil
 	}
+}
+
+// applyAssignments writes the SIDs of a model directory's sids.tsv (or the
+// file itself) into the catalog: serving must name items exactly as the
+// model was trained to. Items the file does not list keep their SIDs. It
+// returns how many items changed.
+func applyAssignments(dir, from string) (int, error) {
+	if fi, err := os.Stat(from); err == nil && fi.IsDir() {
+		from = filepath.Join(from, sid.AssignmentsFile)
+	}
+	want, err := sid.ReadAssignments(from)
+	if err != nil {
+		return 0, err
+	}
+	cat, err := index.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer cat.Close()
+	items, err := cat.Items()
+	if err != nil {
+		return 0, err
+	}
+	var changed []index.Item
+	for _, it := range items {
+		if w, ok := want[it.ID]; ok && w != it.SID {
+			it.SID = w
+			changed = append(changed, it)
+		}
+	}
+	if len(changed) == 0 {
+		return 0, nil
+	}
+	var buf bytes.Buffer
+	if err := index.WriteNDJSON(&buf, changed); err != nil {
+		return 0, err
+	}
+	rep, err := cat.Import(context.Background(), &buf, index.ImportOptions{})
+	if err != nil {
+		return 0, err
+	}
+	if len(rep.Bad) > 0 {
+		return 0, fmt.Errorf("applying %s: %d items rejected, first: %s", from, len(rep.Bad), rep.Bad[0].Error())
+	}
+	return len(changed), cat.Rebuild()
 }
