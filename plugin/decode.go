@@ -39,7 +39,12 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	if !proc.canOpen(&proc.rows[0]) {
 		return nil // no allowed item: an empty list, not an error
 	}
-	st, err := e.sched.prefill(ctx, [][]int32{prompt})
+	// The ids format forces [SID] first, so it is prefilled with the prompt.
+	open := e.meta.SID.Open
+	if _, _, err := proc.Accept(0, open); err != nil {
+		return err
+	}
+	st, err := e.sched.prefill(ctx, [][]int32{append(prompt[:len(prompt):len(prompt)], open)})
 	if err != nil {
 		return err
 	}
@@ -48,16 +53,10 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			st.Close()
 		}
 	}()
-	open := e.meta.SID.Open
-	if _, _, err := proc.Accept(0, open); err != nil {
-		return err
-	}
-	if st, err = e.sched.step(ctx, st, []int32{open}); err != nil {
-		return err
-	}
-	e.tokens.Add(2)
+	e.tokens.Add(1)
 	scores := []float64{0}
 	spanLen := proc.levels + 1 // type token + code levels
+	stale := false             // st's logits are one token behind (skipped step)
 	var cands []beamCand
 	allowed := make([]int32, 0, 256)
 	for depth := 0; depth < spanLen; depth++ {
@@ -68,6 +67,12 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			e.procNanos.Add(int64(time.Since(t0)))
 			if len(allowed) == 0 {
 				continue // dead end (items went away meanwhile): the beam dies
+			}
+			if stale {
+				// every beam's token here is forced (see below): it adds
+				// log 1 under the constrained distribution
+				cands = append(cands, beamCand{b, allowed[0], scores[b]})
+				continue
 			}
 			logits := st.Logits(b)
 			lse := logSumExp(logits)
@@ -98,6 +103,13 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 		e.procNanos.Add(int64(time.Since(t0)))
 		scores = next
 		if depth < spanLen-1 {
+			// When the next token is forced for every beam (the collision
+			// level of an SID no other item shares), its logits are not
+			// needed: skip the model step.
+			if depth+1 == spanLen-1 && allForced(proc, len(scores), allowed[:0]) {
+				stale = true
+				continue
+			}
 			if err := st.Reorder(parents); err != nil {
 				return err
 			}
@@ -129,6 +141,17 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 		}
 	}
 	return nil
+}
+
+// allForced reports whether each of the first n rows has exactly one
+// allowed token next.
+func allForced(proc *LogitsProcessor, n int, buf []int32) bool {
+	for b := 0; b < n; b++ {
+		if buf = proc.AllowedSID(b, buf[:0]); len(buf) != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 func logSumExp(x []float32) float64 {
