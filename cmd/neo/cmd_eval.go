@@ -35,6 +35,7 @@ func runEval(args []string) int {
 	limit := fs.Int("limit", 0, "at most this many cases per task, evenly spaced (0 = all)")
 	only := fs.String("methods", "", "comma-separated method names to run (default: all)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	fs.IntVar(&evalBeam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
 	fs.StringVar(&evalModelDir, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo eval (--dataset demo | --data DIR) [--json] [--k 10] [--split test] [--limit N] [--methods bm25,neo]")

@@ -14,8 +14,11 @@ import (
 	"github.com/neo-search/neo/sid"
 )
 
-// evalModelDir is `neo eval --model`.
-var evalModelDir string
+// evalModelDir is `neo eval --model`; evalBeam is `--beam` (0: engine default).
+var (
+	evalModelDir string
+	evalBeam     int
+)
 
 // neoMethods loads the model for `neo eval` as method "neo": an in-memory
 // catalog of the data set's items carrying the SIDs the model was trained
@@ -99,6 +102,9 @@ func (m *neoMethod) Recommend(ctx context.Context, history []string, typ string,
 }
 
 func (m *neoMethod) ids(ctx context.Context, req plugin.Request) ([]string, error) {
+	if evalBeam > 0 {
+		req.BeamWidth = max(evalBeam, req.K)
+	}
 	resp, err := m.eng.Generate(ctx, req)
 	if err != nil {
 		return nil, err
