@@ -1,0 +1,362 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/sid"
+)
+
+// demoModelDir is the committed demo model; NEO_TEST_MODEL overrides it.
+func demoModelDir() string {
+	if d := os.Getenv("NEO_TEST_MODEL"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "testdata", "model")
+}
+
+var (
+	demoOnce sync.Once
+	demoEng  *Engine
+	demoErr  error
+	demoSkip string
+)
+
+// demoEngine serves the demo model over an in-memory catalog of the demo
+// items carrying the model's SIDs. It is shared by the tests of this file.
+func demoEngine(t *testing.T) *Engine {
+	t.Helper()
+	demoOnce.Do(func() {
+		dir := demoModelDir()
+		if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+			demoErr = err
+			return
+		}
+		if _, err := onnx.FindLibrary(""); err != nil {
+			demoSkip = "onnxruntime library not found (run scripts/install-onnxruntime.sh): " + err.Error()
+			return
+		}
+		sids, err := sid.ReadAssignments(filepath.Join(dir, sid.AssignmentsFile))
+		if err != nil {
+			demoErr = err
+			return
+		}
+		f, err := os.ReadFile(filepath.Join("..", "testdata", "demo", "items.ndjson"))
+		if err != nil {
+			demoErr = err
+			return
+		}
+		items, err := index.ReadItems(bytes.NewReader(f))
+		if err != nil {
+			demoErr = err
+			return
+		}
+		for i := range items {
+			items[i].SID = sids[items[i].ID]
+		}
+		var buf bytes.Buffer
+		if err := index.WriteNDJSON(&buf, items); err != nil {
+			demoErr = err
+			return
+		}
+		cat, err := index.OpenMem()
+		if err != nil {
+			demoErr = err
+			return
+		}
+		if _, err := cat.Import(context.Background(), &buf, index.ImportOptions{}); err != nil {
+			demoErr = err
+			return
+		}
+		if err := cat.Rebuild(); err != nil {
+			demoErr = err
+			return
+		}
+		demoEng, demoErr = Open(dir, cat, Config{})
+	})
+	if demoSkip != "" {
+		t.Skip(demoSkip)
+	}
+	if demoErr != nil {
+		t.Fatalf("demo engine: %v", demoErr)
+	}
+	return demoEng
+}
+
+func TestEngineSearchAndRecommend(t *testing.T) {
+	e := demoEngine(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  Request
+	}{
+		{"search", Request{Task: TaskSearch, Query: "a pared-back golden armlet", K: 10}},
+		{"search typed", Request{Task: TaskSearch, Query: "something bright for the evening", Types: []string{"ring"}, K: 10}},
+		{"recommend", Request{Task: TaskRecommend, History: []string{"sku-00001", "sku-00002", "sku-00003"}, K: 10}},
+		{"recommend typed", Request{Task: TaskRecommend, History: []string{"sku-00010"}, Types: []string{"watch"}, K: 5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := e.Generate(ctx, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.Items) != tc.req.K {
+				t.Fatalf("%d items, want %d", len(resp.Items), tc.req.K)
+			}
+			seen := map[string]bool{}
+			for i, it := range resp.Items {
+				if seen[it.ID] {
+					t.Fatalf("item %s twice", it.ID)
+				}
+				seen[it.ID] = true
+				doc, ok, err := e.Catalog().Get(it.ID)
+				if err != nil || !ok {
+					t.Fatalf("item %s not in the catalog: %v", it.ID, err)
+				}
+				if !doc.InStock {
+					t.Fatalf("item %s is out of stock", it.ID)
+				}
+				if "[SID:"+doc.SID+"]" != it.SID {
+					t.Fatalf("item %s has SID %s, catalog says %s", it.ID, it.SID, doc.SID)
+				}
+				if len(tc.req.Types) > 0 && doc.Type != tc.req.Types[0] {
+					t.Fatalf("item %s has type %s, want %s", it.ID, doc.Type, tc.req.Types[0])
+				}
+				for _, h := range tc.req.History {
+					if h == it.ID {
+						t.Fatalf("recommendation repeats history item %s", h)
+					}
+				}
+				if i > 0 && it.Score > resp.Items[i-1].Score {
+					t.Fatalf("scores not ranked: %v after %v", it.Score, resp.Items[i-1].Score)
+				}
+			}
+		})
+	}
+}
+
+// TestEngineMixed: a mixed answer has real text and at least one item, and
+// every item is a resolved catalog document.
+func TestEngineMixed(t *testing.T) {
+	e := demoEngine(t)
+	resp, err := e.Generate(context.Background(), Request{Task: TaskMixed, History: []string{"sku-00001", "sku-00002"}, Format: FormatMixed, MaxTokens: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	letters := 0
+	for _, r := range resp.Text {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			letters++
+		}
+	}
+	if letters < 10 {
+		t.Fatalf("mixed answer has no real text: %q", resp.Text)
+	}
+	if len(resp.Items) == 0 {
+		t.Fatalf("mixed answer has no item: %+v", resp.Segments)
+	}
+	for _, it := range resp.Items {
+		if it.Fields == nil || it.Fields["title"] == "" {
+			t.Fatalf("item %s not resolved to a document", it.ID)
+		}
+	}
+	if strings.Contains(resp.Text, sid.TokenOpen) || strings.Contains(resp.Text, "<l0:") || strings.Contains(resp.Text, "<type:") {
+		t.Fatalf("SID tokens leaked into the text: %q", resp.Text)
+	}
+	if _, spans := sid.FindAll(resp.Text); len(spans) != len(resp.Items) {
+		t.Fatalf("text %q names %d items, the answer has %d", resp.Text, len(spans), len(resp.Items))
+	}
+	t.Logf("mixed: %q with %d items", resp.Text, len(resp.Items))
+}
+
+func TestEngineTextFormatHasNoItems(t *testing.T) {
+	e := demoEngine(t)
+	resp, err := e.Generate(context.Background(), Request{Task: TaskExplain, History: []string{"sku-00001", "sku-00005"}, Format: FormatText, MaxTokens: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Items) != 0 || resp.Text == "" {
+		t.Fatalf("text format: %d items, text %q", len(resp.Items), resp.Text)
+	}
+}
+
+func TestEngineBadRequests(t *testing.T) {
+	e := demoEngine(t)
+	for name, req := range map[string]Request{
+		"no input":       {},
+		"unknown task":   {Task: "summarise", Query: "x"},
+		"unknown format": {Query: "x", Format: "xml"},
+		"k too large":    {Query: "x", K: 100000},
+		"unknown type":   {Query: "x", Types: []string{"spaceship"}},
+		"unknown item":   {Task: TaskRecommend, History: []string{"no-such-item"}},
+		"bad sid":        {Task: TaskRecommend, History: []string{"[SID:ring-1]"}},
+		"beam below k":   {Query: "x", K: 10, BeamWidth: 5},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := e.Generate(context.Background(), req); !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("got %v, want ErrBadRequest", err)
+			}
+		})
+	}
+}
+
+func TestEngineCancelled(t *testing.T) {
+	e := demoEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Generate(ctx, Request{Query: "golden", K: 5}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+// selectiveFilter builds a price-range + in_stock filter that matches about
+// 2% of the demo catalog.
+func selectiveFilter(t *testing.T, e *Engine) (query.Query, float64, float64) {
+	items, err := e.Catalog().Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prices []float64
+	for _, it := range items {
+		prices = append(prices, it.Price)
+	}
+	sort.Float64s(prices)
+	// a window of the sorted prices holding ~2% of the items
+	lo, hi := prices[len(prices)/3], prices[len(prices)/3+len(prices)/50]
+	if lo == hi {
+		hi = lo + 1
+	}
+	incl := true
+	pr := query.NewNumericRangeInclusiveQuery(&lo, &hi, &incl, &incl)
+	pr.SetField(index.FieldPrice)
+	st := query.NewBoolFieldQuery(true)
+	st.SetField(index.FieldInStock)
+	return query.NewConjunctionQuery([]query.Query{pr, st}), lo, hi
+}
+
+// TestGenerativeQueryFilter: a filter matching ~2% of the catalog still gets
+// k hits, all inside it, because the filter constrains decoding.
+func TestGenerativeQueryFilter(t *testing.T) {
+	e := demoEngine(t)
+	filter, lo, hi := selectiveFilter(t, e)
+	bm, err := e.Catalog().Filter(filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.Catalog().Count()
+	share := float64(bm.GetCardinality()) / float64(n)
+	if share > 0.03 || bm.GetCardinality() < 10 {
+		t.Fatalf("filter matches %d items (%.1f%%), want about 2%%", bm.GetCardinality(), 100*share)
+	}
+	q := NewGenerativeQuery(e, Request{Task: TaskSearch, Query: "something golden and understated", K: 10, Filter: filter})
+	req := bleve.NewSearchRequestOptions(q, 10, 0, false)
+	req.Fields = []string{"*"}
+	res, err := e.Catalog().Bleve().Search(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) != 10 {
+		t.Fatalf("%d hits, want 10 (filter matches %d items)", len(res.Hits), bm.GetCardinality())
+	}
+	for _, h := range res.Hits {
+		it, _, _ := e.Catalog().Get(h.ID)
+		if it.Price < lo || it.Price > hi || !it.InStock {
+			t.Fatalf("hit %s (price %v, in stock %v) outside the filter [%v,%v]", h.ID, it.Price, it.InStock, lo, hi)
+		}
+		if h.Score <= 0 {
+			t.Fatalf("hit %s has score %v", h.ID, h.Score)
+		}
+	}
+	t.Logf("filter matches %d of %d items (%.1f%%); 10 hits inside it", bm.GetCardinality(), n, 100*share)
+}
+
+// TestGenerativeQueryComposes: a GenerativeQuery in a conjunction with a
+// term query, with facets: every hit satisfies both, and the facets count
+// the hits.
+func TestGenerativeQueryComposes(t *testing.T) {
+	e := demoEngine(t)
+	gen := NewGenerativeQuery(e, Request{Task: TaskSearch, Query: "a gift that sparkles", K: 30})
+	// what the generative clause alone returns; the term clause keeps the
+	// type of its first item
+	alone, err := e.Generate(context.Background(), gen.Request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, _ := alone.Items[0].Fields["type"].(string)
+	generated := map[string]bool{}
+	wantHits := 0
+	for _, it := range alone.Items {
+		generated[it.ID] = true
+		if it.Fields["type"] == typ {
+			wantHits++
+		}
+	}
+	term := query.NewTermQuery(typ)
+	term.SetField(index.FieldType)
+	q := query.NewConjunctionQuery([]query.Query{gen, term})
+	req := bleve.NewSearchRequestOptions(q, 50, 0, false)
+	req.AddFacet("brand", bleve.NewFacetRequest(index.FieldBrand, 50))
+	res, err := e.Catalog().Bleve().Search(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(res.Total) != wantHits || wantHits == 0 || wantHits == len(alone.Items) {
+		t.Fatalf("conjunction has %d hits, the generated %ss are %d of %d", res.Total, typ, wantHits, len(alone.Items))
+	}
+	for _, h := range res.Hits {
+		it, _, _ := e.Catalog().Get(h.ID)
+		if it.Type != typ || !generated[h.ID] {
+			t.Fatalf("hit %s (type %s, generated %v) does not satisfy both clauses", h.ID, it.Type, generated[h.ID])
+		}
+	}
+	facet := res.Facets["brand"]
+	counted := facet.Other
+	for _, tf := range facet.Terms.Terms() {
+		counted += tf.Count
+	}
+	if counted != int(res.Total) || facet.Total != int(res.Total) {
+		t.Fatalf("facets count %d (total %d), hits %d", counted, facet.Total, res.Total)
+	}
+	// paging composes too
+	req2 := bleve.NewSearchRequestOptions(q, 2, 1, false)
+	res2, err := e.Catalog().Bleve().Search(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) > 2 && (len(res2.Hits) == 0 || res2.Hits[0].ID != res.Hits[1].ID) {
+		t.Fatalf("page 2 starts with %v, want %s", res2.Hits, res.Hits[1].ID)
+	}
+}
+
+func TestParseQueryGenerative(t *testing.T) {
+	e := &Engine{}
+	q, err := ParseQuery([]byte(`{"conjuncts":[{"generative":{"task":"search","query":"gold","type":"ring","k":5,"filter":"+in_stock:true"}},{"term":"ring","field":"type"}]}`), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cq, ok := q.(*query.ConjunctionQuery)
+	if !ok || len(cq.Conjuncts) != 2 {
+		t.Fatalf("got %T %+v", q, q)
+	}
+	g, ok := cq.Conjuncts[0].(*GenerativeQuery)
+	if !ok || g.Query != "gold" || g.K != 5 || len(g.Types) != 1 || g.Filter == nil {
+		t.Fatalf("generative node parsed as %+v", cq.Conjuncts[0])
+	}
+	for _, bad := range []string{`{"generative":{"qurey":"x"}}`, `{"generative":{"type":5}}`, `{"conjuncts":[{"generative":[]}]}`} {
+		if _, err := ParseQuery([]byte(bad), e); err == nil {
+			t.Errorf("ParseQuery(%s) accepted", bad)
+		}
+	}
+}
