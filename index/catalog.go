@@ -125,6 +125,30 @@ func (c *Catalog) Get(id string) (it Item, ok bool, err error) {
 	return it, err == nil, err
 }
 
+// GetMany returns the items with the given ids that exist, by id, in one
+// index search (serving resolves a whole ranked list at once).
+func (c *Catalog) GetMany(ids []string) (map[string]Item, error) {
+	out := make(map[string]Item, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	req := bleve.NewSearchRequestOptions(query.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = []string{FieldSource}
+	req.Score = "none"
+	res, err := c.idx.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("index: get %d items: %w", len(ids), err)
+	}
+	for _, h := range res.Hits {
+		it, err := decodeSource(h.ID, h.Fields)
+		if err != nil {
+			return nil, err
+		}
+		out[h.ID] = it
+	}
+	return out, nil
+}
+
 func decodeSource(id string, fields map[string]any) (Item, error) {
 	var it Item
 	src, ok := fields[FieldSource].(string)

@@ -34,6 +34,10 @@ type Config struct {
 	MaxBeam        int    // default 128
 	MaxTokens      int    // default 512
 	MaxHistory     int    // default 200
+	// PromptHistory caps the history items rendered into the prompt (the
+	// most recent ones); 0 = as many as fit the model's max_seq. The whole
+	// history is still excluded from the answers.
+	PromptHistory int
 	// OnBatch, when set, is told the row count of every onnxruntime run.
 	OnBatch func(rows int)
 }
@@ -244,22 +248,29 @@ func dedupe(a []uint32) []uint32 {
 	return out
 }
 
-// resolve turns an emitted item into its catalog document.
-func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, em Emitted, score float64) (Item, error) {
-	ord := em.Ord
-	if em.Trie == 1 && set.Tries[0] != nil {
-		ord += uint32(set.Tries[0].Len())
+// resolve turns emitted items into catalog items with their documents'
+// fields, fetched in one index search.
+func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, ems []Emitted, scores []float64) ([]Item, error) {
+	items := make([]Item, len(ems))
+	ids := make([]string, len(ems))
+	for i, em := range ems {
+		ord := em.Ord
+		if em.Trie == 1 && set.Tries[0] != nil {
+			ord += uint32(set.Tries[0].Len())
+		}
+		ids[i] = snap.ID(ord)
+		items[i] = Item{SID: snap.SID(ord).String(), ID: ids[i], Score: scores[i]}
 	}
-	id := snap.ID(ord)
-	it := Item{SID: snap.SID(ord).String(), ID: id, Score: score}
-	doc, ok, err := e.cat.Get(id)
+	docs, err := e.cat.GetMany(ids)
 	if err != nil {
-		return it, err
+		return nil, err
 	}
-	if ok {
-		it.Fields = fieldsOf(doc)
+	for i := range items {
+		if doc, ok := docs[items[i].ID]; ok {
+			items[i].Fields = fieldsOf(doc)
+		}
 	}
-	return it, nil
+	return items, nil
 }
 
 func fieldsOf(doc index.Item) map[string]any {

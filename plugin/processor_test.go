@@ -400,3 +400,37 @@ func TestProcessorIDsFormatForcesSIDs(t *testing.T) {
 	}
 	sort.Ints(allowed)
 }
+
+func TestLogSumExpCut(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	x := make([]float32, 10000)
+	for trial := 0; trial < 20; trial++ {
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * float64(1+trial))
+		}
+		m := float64(x[0])
+		for _, v := range x {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range x {
+			s += math.Exp(float64(v) - m)
+		}
+		exact := m + math.Log(s)
+		if got := logSumExp(x); math.Abs(got-exact) > 1e-5 {
+			t.Fatalf("trial %d: logSumExp %v, exact %v", trial, got, exact)
+		}
+	}
+}
+
+func TestExpNeg(t *testing.T) {
+	worst := 0.0
+	for d := float32(0); d >= -lseCut; d -= 0.0007 {
+		want := math.Exp(float64(d))
+		rel := math.Abs(float64(expNeg(d))-want) / want
+		worst = math.Max(worst, rel)
+	}
+	if worst > 2e-6 {
+		t.Fatalf("expNeg relative error %g", worst)
+	}
+}
