@@ -613,7 +613,10 @@ func Concat(states ...*State) (*State, error) {
 		rows += s.rows
 		p = max(p, s.plen)
 	}
-	out := m.newState(rows, p, 64)
+	// A merged batch usually takes one step and is split again (dynamic
+	// batching): reserve little, since every reserved column is allocated
+	// and zeroed for every row and layer.
+	out := m.newState(rows, p, 2)
 	d := m.dims
 	v := d.Vocab
 	base := 0
@@ -664,7 +667,7 @@ func (s *State) Split(sizes ...int) ([]*State, error) {
 			trim = min(trim, lead)
 		}
 		p := s.plen - trim
-		part := s.m.newState(n, p, 64)
+		part := s.m.newState(n, p, 8)
 		for r := 0; r < n; r++ {
 			src := base + r
 			copy(part.mask[r*p:(r+1)*p], s.mask[src*s.plen+trim:(src+1)*s.plen])
