@@ -59,6 +59,22 @@
 //     test event with history = train + valid events, both as template 0
 //     with the ids format.
 //
+// With Options.SequenceSamples (off by default) the recommend × ids
+// samples are replaced by sequence samples, written without format token,
+// <|assistant|> or <|eos|>:
+//
+//	<|bos|> <|user|> The user's items, oldest first: [SID]…[/SID] [SID]…[/SID] …
+//
+// A user's train events are cut into windows of as many spans as fit
+// MaxSeq (68 at max_seq 512 with 3 semantic levels); the first window puts
+// the loss on the type and code tokens of every span after the first, each
+// later window advances by W - SequenceContext items and puts the loss on
+// its new spans only, so every train event after a user's first is a
+// target exactly once. The valid stage then holds each user's test event
+// as the last span after the train + valid history. neo.json lists the
+// template under templates["recommend_sequence"]; serving (plugin) renders
+// recommend requests in the ids format with it and decodes the next span.
+//
 // Held-out queries and valid/test events never reach warmup, ground,
 // instruct or the tokenizer's training text.
 //

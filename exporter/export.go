@@ -70,6 +70,24 @@ type Options struct {
 	MaxSeq     int   // tokens per sequence
 	Seed       int64 // all sampling derives from it
 	MaxHistory int   // history items per recommend/explain/mixed prompt
+	// SequenceSamples replaces the recommend samples (one target after a
+	// history of ≤ MaxHistory items) by sequence samples: each user's
+	// train history as one long run of SID spans after the
+	// TaskRecommendSequence template, cut into windows of as many items as
+	// fit MaxSeq (consecutive windows overlap by half a window), with the
+	// loss on the type and code tokens of every span after the first, so
+	// every next item is a target with up to a window of context. The valid
+	// stage gets the same layout (history, then the test item as the only
+	// target). neo.json then holds templates["recommend_sequence"], which
+	// serving uses for recommend requests in the ids format. Explain and
+	// mixed samples are unchanged. Off (the default), the export is
+	// byte-identical to one without the option.
+	SequenceSamples bool
+	// SequenceContext is, with SequenceSamples, the context (history items
+	// before it) every target after a user's first window has at least:
+	// consecutive windows overlap by that many items. 0 = half a window;
+	// capped at the window size minus one.
+	SequenceContext int
 	// MinCodeCounts optionally raises the number of code tokens per SID
 	// level (semantic levels, then collision) above what the items use,
 	// e.g. to the quantizer's codebook sizes, so that items added later
@@ -137,6 +155,9 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 	tpls := make(map[string][]string, len(Templates))
 	for k, v := range Templates {
 		tpls[k] = append([]string(nil), v...)
+	}
+	if opt.SequenceSamples {
+		tpls[TaskRecommendSequence] = append([]string(nil), SequenceTemplates...)
 	}
 	b.meta = &sid.ModelMeta{
 		FormatVersion: sid.MetaFormatVersion, PromptVersion: PromptVersion,

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/sid"
@@ -16,6 +17,7 @@ const (
 	lossAnswer     lossKind = iota // the completion and <|eos|>
 	lossAll                        // every token but <|bos|> (warmup)
 	lossAnswerSIDs                 // only the SID tokens of the completion (valid)
+	lossSequence                   // type and code tokens of history spans lossFrom.. (no completion)
 )
 
 // sample is one sequence before tokenization. The prompt is head, the
@@ -31,6 +33,8 @@ type sample struct {
 	answer []sid.Segment // the completion; <|eos|> follows
 	loss   lossKind
 	clip   string // text value that may be shortened to fit ("" = none)
+	// lossFrom is, for lossSequence, the first history span with a loss.
+	lossFrom int
 }
 
 // prompt renders the prompt with the given history and text values.
@@ -373,8 +377,12 @@ func (b *builder) recommend(users map[string][]event) []*sample {
 			sort.Ints(early)
 			cuts = append(early, len(ev)-1)
 		}
-		for _, t := range cuts {
-			out = append(out, b.recSample(rng, TaskRecommend, ev[:t], ev[t].it))
+		if b.opt.SequenceSamples {
+			out = append(out, b.seqSamples(ev)...)
+		} else {
+			for _, t := range cuts {
+				out = append(out, b.recSample(rng, TaskRecommend, ev[:t], ev[t].it))
+			}
 		}
 		// Mixed at the last cut and a random other one.
 		mixed := []int{cuts[len(cuts)-1]}
@@ -488,12 +496,59 @@ func (b *builder) validRecommend(users map[string][]event) []*sample {
 			b.rep.Skipped["test event without history"]++
 			continue
 		}
+		if b.opt.SequenceSamples {
+			hist := sidsOf(lastN(before, b.seqWindow()-1))
+			hist = append(hist, ev[ti].it.sid)
+			out = append(out, &sample{key: "recommend/sequence", head: instHead, tpl: SequenceTemplates[0],
+				text: map[string]string{}, hist: hist, loss: lossSequence, lossFrom: len(hist) - 1})
+			b.count(StageValid, "recommend/sequence")
+			continue
+		}
 		hist := lastN(before, b.opt.MaxHistory)
 		s := ev[ti].it.sid
 		out = append(out, &sample{key: "recommend/ids", head: instHead, tpl: Templates[TaskRecommend][0],
 			text: map[string]string{"type": NoTypeWords[0]}, hist: sidsOf(hist),
 			tail: instTail(sid.FormatIDs), answer: []sid.Segment{{SID: &s}}, loss: lossAnswerSIDs})
 		b.count(StageValid, "recommend/ids")
+	}
+	return out
+}
+
+// seqWindow is how many SID spans a sequence sample holds: as many as fit
+// MaxSeq after <|bos|> <|user|> and the template text (counted as one
+// token per byte, an upper bound; encodeSequence drops the oldest items
+// should the estimate still be short).
+func (b *builder) seqWindow() int {
+	span := b.meta.SID.Levels() + 3 // [SID] type codes… [/SID]
+	head := 2 + len(strings.ReplaceAll(SequenceTemplates[0], "{history}", ""))
+	return max(2, (b.opt.MaxSeq-head)/span)
+}
+
+// seqSamples cuts one user's train events into sequence samples
+// (Options.SequenceSamples): the first window holds items [0, W) with the
+// loss on items 1..; each next window advances by W-C items (C =
+// SequenceContext, default W/2) and puts the loss on its new items only, so
+// every item after the first is a target exactly once, with at least C
+// items of context after the first window.
+func (b *builder) seqSamples(ev []event) []*sample {
+	w := b.seqWindow()
+	c := b.opt.SequenceContext
+	if c <= 0 {
+		c = w / 2
+	}
+	stride := max(1, w-min(c, w-1))
+	var out []*sample
+	add := func(start, end, from int) {
+		hist := sidsOf(lastN(ev[start:end], end-start))
+		out = append(out, &sample{key: "recommend/sequence", head: instHead, tpl: SequenceTemplates[0],
+			text: map[string]string{}, hist: hist, loss: lossSequence, lossFrom: from - start})
+		b.count(StageInstruct, "recommend/sequence")
+	}
+	end := min(w, len(ev))
+	add(0, end, 1)
+	for covered := end; covered < len(ev); covered = end {
+		end = min(covered+stride, len(ev))
+		add(max(0, end-w), end, covered)
 	}
 	return out
 }

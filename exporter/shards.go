@@ -145,6 +145,9 @@ const (
 //     shortened to the longest rune prefix that fits (at least one rune);
 //  4. a sample that still does not fit is dropped.
 func (b *builder) encode(s *sample) ([]int32, []uint8, fate, error) {
+	if s.loss == lossSequence {
+		return b.encodeSequence(s)
+	}
 	max := b.opt.MaxSeq
 	answer := append(append([]sid.Segment(nil), s.answer...), sid.Segment{Special: sid.TokenEOS})
 	aids, err := b.meta.Encode(answer, b.tok.Encode)
@@ -252,4 +255,41 @@ func prefixRunes(s string, n int) string {
 		i++
 	}
 	return s
+}
+
+// encodeSequence tokenizes a sequence sample (lossSequence): the prompt
+// alone, the loss on the type and code tokens of history spans lossFrom and
+// later. Too long, it drops the oldest history items (the loss then starts
+// at the second span at the earliest); with no target left it is dropped.
+func (b *builder) encodeSequence(s *sample) ([]int32, []uint8, fate, error) {
+	hist, from, f := s.hist, s.lossFrom, fateWhole
+	ids, err := b.encodePrompt(s, hist, s.text)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if over := len(ids) - b.opt.MaxSeq; over > 0 && len(hist) > 1 {
+		span := b.meta.SID.Levels() + 3
+		drop := min((over+span-1)/span, len(hist)-1)
+		hist, from = hist[drop:], max(1, from-drop)
+		if ids, err = b.encodePrompt(s, hist, s.text); err != nil {
+			return nil, nil, 0, err
+		}
+		f = fateTruncated
+	}
+	if len(ids) > b.opt.MaxSeq || from >= len(hist) {
+		return nil, nil, fateDropped, nil
+	}
+	mask := make([]uint8, len(ids))
+	v := b.meta.SID
+	spanIdx := -1
+	for i, id := range ids {
+		switch {
+		case id == v.Open:
+			spanIdx++
+		case id == v.Close:
+		case spanIdx >= from && v.IsSIDToken(id):
+			mask[i] = 1
+		}
+	}
+	return ids, mask, f, nil
 }

@@ -69,6 +69,20 @@ var Templates = map[string][]string{
 	},
 }
 
+// TaskRecommendSequence is the neo.json "templates" key of the recommend
+// sequence format (Options.SequenceSamples). Its one template ends with
+// {history}: a prompt is
+//
+//	<|bos|> <|user|> TEMPLATE-TEXT [SID]…[/SID] [SID]…[/SID] …
+//
+// with no format token, <|assistant|> or <|eos|>: the next item is simply
+// the next SID span. Serving renders it with the request's history and
+// decodes the next span (plugin: recommend requests in the ids format).
+const TaskRecommendSequence = "recommend_sequence"
+
+// SequenceTemplates are the templates of TaskRecommendSequence.
+var SequenceTemplates = []string{"The user's items, oldest first: {history}"}
+
 // MinMaxSeq is the smallest sequence length an export accepts: room for the
 // prompt frame, one SID span and a short instruction.
 const MinMaxSeq = 32

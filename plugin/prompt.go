@@ -135,14 +135,64 @@ func resolveHistory(snap *index.Snapshot, hist []string) ([]sid.SID, []uint32, e
 	return sids, ords, nil
 }
 
+// templateRecommendSequence is the neo.json templates key of the recommend
+// sequence format (exporter.TaskRecommendSequence): a model trained on it
+// reads a history as a run of SID spans and names the next item as the
+// next span, with no format token or <|assistant|> in between.
+const templateRecommendSequence = "recommend_sequence"
+
 // buildPrompt renders the prompt the trainer used for this task:
 //
 //	<|bos|> <|user|> INSTRUCTION <|fmt:F|> <|assistant|>
+//
+// or, for recommend in the ids format when the model was trained on the
+// sequence format (neo.json templates["recommend_sequence"]),
+//
+//	<|bos|> <|user|> TEMPLATE-TEXT [SID]…[/SID] … [SID]…[/SID]
+//
+// A history longer than Config.PromptHistory, or than the model's max_seq
+// leaves room for, loses its oldest items (as the exporter drops them in
+// training); a prompt still too long is an error.
 func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
+	if n := e.cfg.PromptHistory; n > 0 && len(history) > n {
+		history = history[len(history)-n:]
+	}
+	limit := e.meta.MaxSeq - 1 // the prompt plus at least one decoded token
+	if req.Format == FormatIDs {
+		// [SID], the type and all codes but the last are fed back
+		limit = e.meta.MaxSeq - e.meta.SID.Levels() - 1
+	}
+	for {
+		ids, err := e.renderPrompt(req, history)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) <= limit {
+			return ids, nil
+		}
+		if len(history) <= 1 {
+			return nil, fmt.Errorf("%w: prompt is %d tokens, the model takes %d; shorten the query or history", ErrBadRequest, len(ids), e.meta.MaxSeq)
+		}
+		span := e.meta.SID.Levels() + 3 // [SID] type codes… [/SID]
+		drop := min((len(ids)-limit+span-1)/span, len(history)-1)
+		history = history[drop:]
+	}
+}
+
+func (e *Engine) renderPrompt(req *Request, history []sid.SID) ([]int32, error) {
+	seq := e.meta.Templates[templateRecommendSequence]
+	useSeq := len(seq) > 0 && req.Task == TaskRecommend && req.Format == FormatIDs &&
+		req.Prompt == "" && strings.TrimSpace(req.Context) == ""
 	var instr []sid.Segment
-	if req.Task == "raw" || req.Prompt != "" {
+	switch {
+	case req.Task == "raw" || req.Prompt != "":
 		instr = []sid.Segment{{Text: req.Prompt}}
-	} else {
+	case useSeq:
+		var err error
+		if instr, err = sid.RenderTemplate(seq[0], map[string][]sid.Segment{"history": sid.Spans(history)}); err != nil {
+			return nil, err
+		}
+	default:
 		tpls := e.meta.Templates[req.Task]
 		if len(tpls) == 0 {
 			return nil, fmt.Errorf("plugin: the model has no template for task %q", req.Task)
@@ -161,15 +211,8 @@ func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
 	segs := make([]sid.Segment, 0, len(instr)+5)
 	segs = append(segs, sid.Segment{Special: tokBOS}, sid.Segment{Special: tokUser})
 	segs = append(segs, instr...)
-	segs = append(segs, sid.Segment{Special: formatToken(req.Format)}, sid.Segment{Special: tokAssistant})
-	ids, err := e.meta.SID.Encode(segs, e.tok.Encode, e.meta.Special)
-	if err != nil {
-		return nil, err
+	if !useSeq {
+		segs = append(segs, sid.Segment{Special: formatToken(req.Format)}, sid.Segment{Special: tokAssistant})
 	}
-	if len(ids) >= e.meta.MaxSeq {
-		// keep the head (task wording) and the tail (format, assistant):
-		// long histories lose their oldest items first
-		return nil, fmt.Errorf("%w: prompt is %d tokens, the model takes %d; shorten the query or history", ErrBadRequest, len(ids), e.meta.MaxSeq)
-	}
-	return ids, nil
+	return e.meta.SID.Encode(segs, e.tok.Encode, e.meta.Special)
 }

@@ -37,8 +37,12 @@ func runEval(args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	fs.IntVar(&evalBeam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
 	fs.StringVar(&evalModelDir, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
+	var topt trainOptions
+	topt.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo eval (--dataset demo | --data DIR) [--json] [--k 10] [--split test] [--limit N] [--methods bm25,neo]")
+		fmt.Fprintln(fs.Output(), "       neo eval --data DIR --train [--preset P] [--steps-multi W,G,I] [--steps-search W,G,I] [--steps-recommend W,G,I] [--device auto] [--json]")
+		fmt.Fprint(fs.Output(), trainEvalUsage)
 		fs.PrintDefaults()
 	}
 	pos, err := evalParseArgs(fs, args)
@@ -63,7 +67,16 @@ func runEval(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rep, err := evalRunDir(ctx, dir, *only, eval.Options{K: *k, Split: *split, Limit: *limit, Progress: evalProgress(*quiet)})
+	opt := eval.Options{K: *k, Split: *split, Limit: *limit, Progress: evalProgress(*quiet)}
+	if topt.train {
+		if evalModelDir != "" {
+			fmt.Fprintln(os.Stderr, "neo eval: --train trains its own models; drop --model")
+			return 2
+		}
+		topt.quiet = *quiet
+		return evalTrainMain(ctx, dir, *only, opt, &topt, *asJSON, *k)
+	}
+	rep, err := evalRunDir(ctx, dir, *only, opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 1
@@ -95,25 +108,44 @@ func evalRunDir(ctx context.Context, dir, only string, opt eval.Options) (*eval.
 	if err != nil {
 		return nil, err
 	}
+	return evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods) (func(), error) {
+		s, r, err := neoMethods(ctx, ds)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		if s != nil {
+			m.Search["neo"] = s
+		}
+		if r != nil {
+			m.Recommend["neo"] = r
+		}
+		return func() {
+			for _, x := range []any{s, r} {
+				if c, ok := x.(io.Closer); ok {
+					c.Close()
+				}
+			}
+		}, nil
+	})
+}
+
+// evalRunDataset builds the baselines, lets add put further methods in
+// (and clean them up afterwards), keeps the methods named in only (all
+// when empty) and runs the evaluation.
+func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval.Options, add func(*eval.Methods) (func(), error)) (*eval.Report, error) {
 	methods, closeBase, err := eval.Baselines(ctx, ds)
 	if err != nil {
 		return nil, err
 	}
 	defer closeBase()
-	s, r, err := neoMethods(ctx, ds)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	for _, m := range []any{s, r} {
-		if c, ok := m.(io.Closer); ok {
-			defer c.Close()
+	if add != nil {
+		cleanup, err := add(&methods)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if s != nil {
-		methods.Search["neo"] = s
-	}
-	if r != nil {
-		methods.Recommend["neo"] = r
+		if cleanup != nil {
+			defer cleanup()
+		}
 	}
 	if only != "" {
 		keep := strings.Split(only, ",")
@@ -170,7 +202,7 @@ func evalPrintReport(w io.Writer, rep *eval.Report, k int) {
 		if len(b) == 0 {
 			return
 		}
-		fmt.Fprintf(w, "\n%s\n  %-12s", title, "method")
+		fmt.Fprintf(w, "\n%s\n  %-18s", title, "method")
 		for _, c := range cols {
 			fmt.Fprintf(w, " %10s", strings.TrimPrefix(c, "latency_ms_"))
 		}
@@ -181,7 +213,7 @@ func evalPrintReport(w io.Writer, rep *eval.Report, k int) {
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			fmt.Fprintf(w, "  %-12s", n)
+			fmt.Fprintf(w, "  %-18s", n)
 			for _, c := range cols {
 				if c == "n" {
 					fmt.Fprintf(w, " %10d", int(b[n][c]))

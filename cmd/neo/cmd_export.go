@@ -35,6 +35,8 @@ func runExport(args []string) int {
 	maxSeq := fs.Int("max-seq", exporter.DefaultMaxSeq, "tokens per training sequence")
 	maxHist := fs.Int("max-history", exporter.DefaultMaxHistory, "history items per recommend/explain/mixed prompt")
 	seed := fs.Int64("seed", 1, "random seed; same inputs and seed give the same bytes")
+	seqCtx := fs.Int("seq-context", 0, "with --sequence: history items every target after a user's first window sees at least (0 = half a window)")
+	seq := fs.Bool("sequence", false, "recommend samples as whole-history SID sequences with a loss on every next item (use a larger --max-seq, e.g. 512)")
 	asJSON := fs.Bool("json", false, "print the manifest and report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress bars")
 	fs.Usage = func() {
@@ -59,7 +61,7 @@ func runExport(args []string) int {
 		progress = nil
 	}
 	m, err := exportCatalog(ctx, *dir, *data, exporter.Options{
-		OutDir: *out, VocabSize: *vocab, MaxSeq: *maxSeq, Seed: *seed, MaxHistory: *maxHist, Progress: progress,
+		OutDir: *out, VocabSize: *vocab, MaxSeq: *maxSeq, Seed: *seed, MaxHistory: *maxHist, SequenceSamples: *seq, SequenceContext: *seqCtx, Progress: progress,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo export:", err)
@@ -84,30 +86,48 @@ func runExport(args []string) int {
 
 // exportCatalog reads the catalog and the data folder and runs the export.
 func exportCatalog(ctx context.Context, dir, data string, opt exporter.Options) (*exporter.Manifest, error) {
+	in, err := readExportInput(dir, data)
+	if err != nil {
+		return nil, err
+	}
+	return exportInput(ctx, dir, in, opt)
+}
+
+// readExportInput reads the catalog's items (with their SIDs) and the data
+// folder's interactions and queries (each optional; data "" = none).
+func readExportInput(dir, data string) (exporter.Input, error) {
 	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("catalog %s: %w (run neo import and neo sids first)", dir, err)
+		return exporter.Input{}, fmt.Errorf("catalog %s: %w (run neo import and neo sids first)", dir, err)
 	}
 	cat, err := index.Open(dir)
 	if err != nil {
-		return nil, err
+		return exporter.Input{}, err
 	}
 	items, err := cat.Items()
 	cat.Close()
 	if err != nil {
-		return nil, err
+		return exporter.Input{}, err
 	}
 	in := exporter.Input{Items: items}
 	if data != "" {
 		if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("data folder %s: not a directory", data)
+			return exporter.Input{}, fmt.Errorf("data folder %s: not a directory", data)
 		}
 		if in.Interactions, err = readNDJSON(filepath.Join(data, "interactions.ndjson"), index.ReadInteractions); err != nil {
-			return nil, err
+			return exporter.Input{}, err
 		}
 		if in.Queries, err = readNDJSON(filepath.Join(data, "queries.ndjson"), index.ReadQueries); err != nil {
-			return nil, err
+			return exporter.Input{}, err
 		}
 	}
+	return in, nil
+}
+
+// exportInput runs the export of in (items of the catalog in dir, whose
+// saved quantizer sizes the code vocabulary) and records the items' SIDs
+// in OUT/sids.tsv.
+func exportInput(ctx context.Context, dir string, in exporter.Input, opt exporter.Options) (*exporter.Manifest, error) {
+	items := in.Items
 	// Give every code of the quantizer a token, so that items added to the
 	// catalog later (coded by the same quantizer) can still be named.
 	opt.MinCodeCounts = quantizerCodeCounts(quantizerPath(dir), items)

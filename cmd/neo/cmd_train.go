@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -118,28 +119,7 @@ func runTrain(args []string) int {
 	}
 
 	argv := append([]string{script, "--data", data, "--out", out, "--preset", preset}, pass...)
-	cmd := exec.Command(python, argv...)
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	// Own process group: a terminal Ctrl-C reaches only neo, which forwards
-	// it once; the trainer checkpoints on the first signal and aborts on a
-	// second, so it must not get the terminal's copy as well.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	fmt.Fprintf(os.Stderr, "neo train: %s %s\n", python, strings.Join(argv, " "))
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "neo train: %v\n", err)
-		return 1
-	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
-		}
-	}()
-	err = cmd.Wait()
+	err = runTrainer(python, root, argv, os.Stdout, os.Stderr)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		if code := exit.ExitCode(); code >= 0 {
@@ -152,6 +132,34 @@ func runTrain(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// runTrainer runs python with argv (train.py and its flags) in the
+// repository root, its output to stdout and stderr, forwarding SIGINT and
+// SIGTERM once (the trainer checkpoints on the first). A failed run is an
+// *exec.ExitError.
+func runTrainer(python, root string, argv []string, stdout, stderr io.Writer) error {
+	cmd := exec.Command(python, argv...)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	// Own process group: a terminal Ctrl-C reaches only neo, which forwards
+	// it once; the trainer checkpoints on the first signal and aborts on a
+	// second, so it must not get the terminal's copy as well.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	fmt.Fprintf(os.Stderr, "neo train: %s %s\n", python, strings.Join(argv, " "))
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	return cmd.Wait()
 }
 
 // trainRoot finds the repository holding exporter/py/train.py: upwards from

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/neo-search/neo/exporter"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
@@ -74,7 +75,20 @@ func openEngineOn(ctx context.Context, modelDir string, items []index.Item) (*pl
 	if err := cat.Rebuild(); err != nil {
 		return nil, err
 	}
-	return plugin.Open(modelDir, cat, plugin.Config{})
+	return plugin.Open(modelDir, cat, evalEngineConfig(modelDir))
+}
+
+// evalEngineConfig takes whole histories (the evaluation protocol passes a
+// user's every train and valid event; all of them are excluded from the
+// answers) and renders into the prompt as much history as the model was
+// trained with: as many items as fit for a model trained on recommend
+// sequences, else the exporter's default MaxHistory.
+func evalEngineConfig(modelDir string) plugin.Config {
+	cfg := plugin.Config{MaxHistory: 1 << 20, PromptHistory: exporter.DefaultMaxHistory}
+	if m, err := exporter.LoadMeta(modelDir); err == nil && len(m.Templates[exporter.TaskRecommendSequence]) > 0 {
+		cfg.PromptHistory = 0
+	}
+	return cfg
 }
 
 // neoMethod adapts the engine to the evaluation's interfaces. It serves

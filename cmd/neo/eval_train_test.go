@@ -1,0 +1,211 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/neo-search/neo/onnx"
+)
+
+// writeTinyData writes a synthetic data folder: 24 items of two types
+// (text, or ids and types only), 12 users with 7 events each (train, then
+// valid, then test) and labelled train/test queries; interactions and
+// queries only when asked.
+func writeTinyData(t *testing.T, text, interactions, queries bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	colours := []string{"gold", "silver", "black", "rose"}
+	var items []string
+	for i := 0; i < 24; i++ {
+		typ := []string{"ring", "watch"}[i%2]
+		if text {
+			items = append(items, fmt.Sprintf(`{"id":"i%d","type":"%s","title":"%s %s %d","description":"a %s %s for everyday wear","in_stock":true}`,
+				i, typ, colours[i%4], typ, i, colours[i%4], typ))
+		} else {
+			items = append(items, fmt.Sprintf(`{"id":"i%d","type":"%s"}`, i, typ))
+		}
+	}
+	write := func(name string, lines []string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("items.ndjson", items)
+	if interactions {
+		var ev []string
+		for u := 0; u < 12; u++ {
+			for j := 0; j < 7; j++ {
+				split := "train"
+				if j == 5 {
+					split = "valid"
+				} else if j == 6 {
+					split = "test"
+				}
+				ev = append(ev, fmt.Sprintf(`{"user":"u%d","item":"i%d","ts":%d,"event":"view","split":"%s"}`, u, (u+3*j)%24, 100+j, split))
+			}
+		}
+		write("interactions.ndjson", ev)
+	}
+	if queries {
+		var qs []string
+		for c, col := range colours {
+			rel := []string{}
+			for i := c; i < 24; i += 4 {
+				rel = append(rel, fmt.Sprintf(`{"item":"i%d","grade":2}`, i))
+			}
+			qs = append(qs, fmt.Sprintf(`{"query":"%s things","relevant":[%s]}`, col, strings.Join(rel, ",")))
+			qs = append(qs, fmt.Sprintf(`{"query":"%s pieces","relevant":[%s],"split":"test"}`, col, strings.Join(rel, ",")))
+			qs = append(qs, fmt.Sprintf(`{"query":"%s things","relevant":[%s],"split":"test"}`, col, rel[0]))
+		}
+		write("queries.ndjson", qs)
+	}
+	return dir
+}
+
+// needTrainer skips when the pipeline cannot run here: no torch, or no
+// onnxruntime library to serve the trained models.
+func needTrainer(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: trains models")
+	}
+	if err := exec.Command(trainPython, "-c", "import torch, onnx").Run(); err != nil {
+		t.Skipf("%s with torch and onnx not available: %v", trainPython, err)
+	}
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skipf("onnxruntime library not found: %v", err)
+	}
+}
+
+type trainEvalOut struct {
+	Search       map[string]map[string]float64 `json:"search"`
+	SearchSeen   map[string]map[string]float64 `json:"search_seen"`
+	SearchUnseen map[string]map[string]float64 `json:"search_unseen"`
+	Recommend    map[string]map[string]float64 `json:"recommend"`
+	InvalidSIDs  int                           `json:"invalid_sids"`
+	Errors       int                           `json:"errors"`
+	Skipped      []string                      `json:"skipped"`
+	ErrorMsgs    []string                      `json:"error_messages"`
+	Train        struct {
+		Sequence bool       `json:"sequence_samples"`
+		Arms     []*armInfo `json:"arms"`
+		Skipped  []string   `json:"skipped"`
+	} `json:"train"`
+}
+
+// runTrainEval runs `neo eval --data DIR --train --json` with the tiny
+// preset and a few steps, and decodes what it prints.
+func runTrainEval(t *testing.T, data string, extra ...string) trainEvalOut {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = out
+	args := append([]string{"--data", data, "--train", "--json", "--quiet", "--preset", "tiny", "--vocab", "300",
+		"--steps-multi", "2,1,3", "--steps-search", "2,1,2", "--steps-recommend", "2,1,2", "--max-seq", "160"}, extra...)
+	code := runEval(args)
+	os.Stdout = stdout
+	out.Close()
+	raw, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 {
+		t.Fatalf("neo eval --train exit %d; stdout %s", code, raw)
+	}
+	var rep trainEvalOut
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if rep.InvalidSIDs != 0 || rep.Errors != 0 {
+		t.Fatalf("invalid_sids %d errors %d %v", rep.InvalidSIDs, rep.Errors, rep.ErrorMsgs)
+	}
+	return rep
+}
+
+func hasSkip(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestEvalTrainNoQueries(t *testing.T) {
+	needTrainer(t)
+	rep := runTrainEval(t, writeTinyData(t, true, true, false))
+	if rep.Search != nil {
+		t.Fatalf("search block without queries: %v", rep.Search)
+	}
+	if !hasSkip(rep.Skipped, "search") || !hasSkip(rep.Train.Skipped, "no queries.ndjson") || !hasSkip(rep.Train.Skipped, "recommend arm") {
+		t.Fatalf("skips not said: %q / %q", rep.Skipped, rep.Train.Skipped)
+	}
+	if _, ok := rep.Recommend["neo"]; !ok || len(rep.Train.Arms) != 1 || !rep.Train.Sequence {
+		t.Fatalf("recommend block %v, arms %d, sequence %v", rep.Recommend, len(rep.Train.Arms), rep.Train.Sequence)
+	}
+	if rep.Recommend["neo"]["n"] != 12 || rep.Recommend["neo"]["short_lists"] != 0 {
+		t.Fatalf("neo recommend: %v", rep.Recommend["neo"])
+	}
+	if _, ok := rep.Recommend["neo"]["hr@10_se"]; !ok {
+		t.Fatalf("no hr@10_se: %v", rep.Recommend["neo"])
+	}
+}
+
+func TestEvalTrainNoInteractions(t *testing.T) {
+	needTrainer(t)
+	rep := runTrainEval(t, writeTinyData(t, true, false, true))
+	if rep.Recommend != nil {
+		t.Fatalf("recommend block without interactions: %v", rep.Recommend)
+	}
+	if !hasSkip(rep.Skipped, "recommend") || !hasSkip(rep.Train.Skipped, "no interactions.ndjson") {
+		t.Fatalf("skips not said: %q / %q", rep.Skipped, rep.Train.Skipped)
+	}
+	if _, ok := rep.Search["neo"]; !ok || rep.Train.Sequence {
+		t.Fatalf("search block %v, sequence %v", rep.Search, rep.Train.Sequence)
+	}
+	if _, ok := rep.SearchSeen["neo"]; !ok {
+		t.Fatalf("no search_seen for neo: %v", rep.SearchSeen)
+	}
+	if _, ok := rep.SearchUnseen["neo"]; !ok {
+		t.Fatalf("no search_unseen for neo: %v", rep.SearchUnseen)
+	}
+}
+
+// TestEvalTrainIDsOnly: a catalog of ids and types without any text, all
+// three arms, each in its own blocks.
+func TestEvalTrainIDsOnly(t *testing.T) {
+	needTrainer(t)
+	rep := runTrainEval(t, writeTinyData(t, false, true, true))
+	for _, m := range []string{"neo", "neo_search_only"} {
+		if _, ok := rep.Search[m]; !ok {
+			t.Errorf("search block lacks %s: %v", m, rep.Search)
+		}
+	}
+	for _, m := range []string{"neo", "neo_recommend_only"} {
+		if _, ok := rep.Recommend[m]; !ok {
+			t.Errorf("recommend block lacks %s: %v", m, rep.Recommend)
+		}
+	}
+	if _, ok := rep.Search["neo_recommend_only"]; ok {
+		t.Error("recommend-only arm measured on search")
+	}
+	if _, ok := rep.Recommend["neo_search_only"]; ok {
+		t.Error("search-only arm measured on recommend")
+	}
+	if len(rep.Train.Arms) != 3 {
+		t.Fatalf("%d arms trained, want 3", len(rep.Train.Arms))
+	}
+	for _, a := range rep.Train.Arms {
+		if a.Steps["instruct"] == 0 || a.SecondsPerStep["instruct"] <= 0 || a.TokensDecoded == 0 {
+			t.Errorf("arm %s: steps %v, s/step %v, tokens decoded %d", a.Arm, a.Steps, a.SecondsPerStep, a.TokensDecoded)
+		}
+	}
+}
