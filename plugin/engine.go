@@ -28,7 +28,7 @@ type Config struct {
 	LibraryPath    string // onnxruntime library; "" = default lookup
 	IntraOpThreads int    // default 1: dynamic batching uses the cores better than intra-op threads
 	InterOpThreads int    // default 1
-	MaxBatch       int    // rows per onnxruntime run (dynamic batching), default 64
+	MaxBatch       int    // rows per onnxruntime run (dynamic batching), default 256
 	MaxQueue       int    // requests waiting for a decode slot, default 256
 	MaxK           int    // default 100
 	MaxBeam        int    // default 128
@@ -50,7 +50,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.IntraOpThreads, 1)
 	def(&c.InterOpThreads, 1)
-	def(&c.MaxBatch, 64)
+	def(&c.MaxBatch, 256)
 	def(&c.MaxQueue, 256)
 	def(&c.MaxK, 100)
 	def(&c.MaxBeam, 128)
