@@ -114,10 +114,10 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("plugin: model has %d logits, neo.json's vocabulary needs %d", m.Vocab(), meta.SID.End())
 	}
 	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg}
-	e.sp.EOS = meta.Special[tokEOS]
+	e.sp.EOS = meta.Special[sid.TokenEOS]
 	for name, id := range meta.Special {
 		switch name {
-		case tokEOS:
+		case sid.TokenEOS:
 		default:
 			if id < meta.SID.Open { // markers other than SID tokens
 				e.sp.Masked = append(e.sp.Masked, id)

@@ -8,18 +8,6 @@ import (
 	"github.com/neo-search/neo/sid"
 )
 
-// Marker tokens of the sequence format (docs/CONTRACTS.md).
-const (
-	tokBOS       = "<|bos|>"
-	tokEOS       = "<|eos|>"
-	tokUser      = "<|user|>"
-	tokAssistant = "<|assistant|>"
-	tokPad       = "<|pad|>"
-	tokUnk       = "<|unk|>"
-)
-
-func formatToken(f string) string { return "<|fmt:" + f + "|>" }
-
 // normalize fills a request's defaults and validates it.
 func (e *Engine) normalize(req *Request) error {
 	if req.Task == "" {
@@ -209,10 +197,10 @@ func (e *Engine) renderPrompt(req *Request, history []sid.SID) ([]int32, error) 
 		}
 	}
 	segs := make([]sid.Segment, 0, len(instr)+5)
-	segs = append(segs, sid.Segment{Special: tokBOS}, sid.Segment{Special: tokUser})
+	segs = append(segs, sid.Segment{Special: sid.TokenBOS}, sid.Segment{Special: sid.TokenUser})
 	segs = append(segs, instr...)
 	if !useSeq {
-		segs = append(segs, sid.Segment{Special: formatToken(req.Format)}, sid.Segment{Special: tokAssistant})
+		segs = append(segs, sid.Segment{Special: sid.FormatToken(req.Format)}, sid.Segment{Special: sid.TokenAssistant})
 	}
 	return e.meta.SID.Encode(segs, e.tok.Encode, e.meta.Special)
 }

@@ -8,6 +8,8 @@ package plugin
 
 import (
 	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/neo-search/neo/sid"
 )
 
 // Tasks a request can ask for.
@@ -20,9 +22,9 @@ const (
 
 // Output formats.
 const (
-	FormatIDs   = "ids"   // SIDs only: a ranked list (constrained beam search)
-	FormatText  = "text"  // text only: no SID may be emitted
-	FormatMixed = "mixed" // free text with SIDs interleaved
+	FormatIDs   = sid.FormatIDs   // SIDs only: a ranked list (constrained beam search)
+	FormatText  = sid.FormatText  // text only: no SID may be emitted
+	FormatMixed = sid.FormatMixed // free text with SIDs interleaved
 )
 
 // Request is one generation request. Zero values take the defaults noted.

@@ -64,11 +64,8 @@ func benchServe(args []string) int {
 	k := fs.Int("k", 10, "items per search")
 	warmup := fs.Int("warmup", 8, "untimed requests before the levels")
 	asJSON := fs.Bool("json", false, "print one JSON line")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, true); !ok {
+		return code
 	}
 	finish()
 	levels, err := parseLevels(*levelsFlag)

@@ -44,15 +44,8 @@ func runExport(args []string) int {
 		fmt.Fprintln(fs.Output(), "\nWrites OUT/tokenizer.json, OUT/neo.json and OUT/shards/{warmup,ground,instruct,valid}.{ids,mask,offsets}.bin + manifest.json.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if code, ok := parseFlags(fs, args, false); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -152,11 +152,8 @@ func runServe(args []string) int {
 		fmt.Fprintln(fs.Output(), "usage: neo serve [flags]\n\nWith no flags: serves the demo catalog (imported into .neo/index on first run) and testdata/model on 127.0.0.1:8080.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, true); !ok {
+		return code
 	}
 	finish()
 	if env.err != nil {

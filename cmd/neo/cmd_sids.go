@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,15 +55,8 @@ func runSids(args []string) int {
 		fmt.Fprintln(fs.Output(), "\nThe quantizer (to give new items codes later) is saved as <index dir>.quantizer.json.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if code, ok := parseFlags(fs, args, false); !ok {
+		return code
 	}
 	var progress io.Writer = os.Stderr
 	if *quiet {

@@ -4,6 +4,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -18,6 +20,23 @@ type command struct {
 }
 
 var commands = map[string]command{}
+
+// parseFlags parses a subcommand's flags; with positional false, stray
+// arguments are a usage error too. When ok is false the command returns
+// code: 0 after -h, 2 for bad usage.
+func parseFlags(fs *flag.FlagSet, args []string, positional bool) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if !positional && fs.NArg() > 0 {
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
+}
 
 func register(c command) { commands[c.name] = c }
 
