@@ -38,6 +38,9 @@ type AssignOptions struct {
 	// the cosine of two such items is (1-w)·text cosine + w·co-occurrence
 	// cosine.
 	CoocWeight float64
+	// Unaligned skips the cross-type alignment of code numbers (see
+	// alignCodes): each type's codes are then numbered independently.
+	Unaligned bool
 	// Progress, if set, is called as work advances, with stage "cooc"
 	// (co-occurrence embeddings, 0 then 1 of 1) and "quantize" (one step
 	// per type for its embeddings and one per type and level).
@@ -84,9 +87,13 @@ type Report struct {
 	// FallbackItems had text but no word known to the embedder and no
 	// interactions; they got a pseudo-random direction derived from their
 	// ID, so their SIDs are unique but carry no meaning.
-	FallbackItems int          `json:"fallback_items"`
-	PerType       []TypeReport `json:"per_type"`
-	Seconds       float64      `json:"seconds"`
+	FallbackItems int `json:"fallback_items"`
+	// CrossType is, per semantic level, the share of neighbouring session
+	// items of different types that have the same code there (nil without
+	// sessions). Aligned codes make it rise well above chance, 1/codebook.
+	CrossType []float64    `json:"cross_type_agreement,omitempty"`
+	PerType   []TypeReport `json:"per_type"`
+	Seconds   float64      `json:"seconds"`
 }
 
 // PrefixSim is one row of Report.PrefixSimilarity.
@@ -131,6 +138,13 @@ func (r Report) String() string {
 		r.CollisionItems, 100*r.CollisionRate, r.MaxCollision)
 	if r.FallbackItems > 0 {
 		fmt.Fprintf(&b, "fallback: %d items had no known word and no interactions (random codes)\n", r.FallbackItems)
+	}
+	if r.CrossType != nil {
+		cs := make([]string, len(r.CrossType))
+		for i, c := range r.CrossType {
+			cs[i] = fmt.Sprintf("%.1f%%", 100*c)
+		}
+		fmt.Fprintf(&b, "cross-type agreement (neighbouring session items of different types, same code per level): %s\n", strings.Join(cs, "/"))
 	}
 	b.WriteString("prefix similarity (same-type pairs sharing exactly d leading codes):\n")
 	fmt.Fprintf(&b, "  %5s %14s %8s %8s\n", "depth", "pairs", "cosine", "random")
@@ -280,7 +294,9 @@ func (q *Quantizer) Codes(item AssignItem) (typ string, codes []int, err error) 
 // opt.Sessions) are quantized by residual k-means into opt.Levels semantic
 // codes, the last level balanced within each parent group; items that
 // still share all semantic codes are numbered by a collision code in
-// item-ID order. The result is deterministic for a given input and seed.
+// item-ID order. With sessions, code numbers are then aligned across types
+// (alignCodes), so a code names the same taste in every type, unless
+// opt.Unaligned. The result is deterministic for a given input and seed.
 //
 // An item with no text, no embedding and no interactions is an error (there
 // is nothing to place it by). An item whose text has no word known to the
@@ -383,6 +399,15 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 	sims := make([]simAcc, opt.Levels+2)
 
 	steps, done := len(typeNames)*(opt.Levels+1), 0
+	// Aligned codes (see alignCodes) need one codebook size: every type
+	// with at least that many items takes the largest type's size, so its
+	// tree is only sparser; smaller types keep their own and stay unaligned.
+	align := !opt.Unaligned && len(opt.Sessions) > 0
+	kCommon := 0
+	for _, typ := range typeNames {
+		kCommon = max(kCommon, CodebookSize(len(byType[typ]), opt.Levels, opt.MaxCodebook))
+	}
+	runs := make([]*typeRun, 0, len(typeNames))
 	for _, typ := range typeNames {
 		members := byType[typ]
 		typeSeed := opt.Seed ^ hash64(typ)
@@ -394,6 +419,9 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 		done++
 		n, d := len(members), tq.Dim
 		k := CodebookSize(n, opt.Levels, opt.MaxCodebook)
+		if align && n >= kCommon {
+			k = kCommon
+		}
 		rng := rand.New(rand.NewPCG(typeSeed, 1))
 		books, codes := trainResidual(x, n, d, opt.Levels, k, rng, func() {
 			done++
@@ -404,6 +432,14 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 			tq.K[l] = k
 		}
 		tq.Centroids = books
+		runs = append(runs, &typeRun{typ: typ, members: members, tq: tq, x: x, codes: codes, fallback: fallback})
+	}
+	if align {
+		alignCodes(runs, opt.Sessions, len(items), opt.Seed)
+	}
+	for _, r := range runs {
+		typ, members, tq, x, codes, fallback := r.typ, r.members, r.tq, r.x, r.codes, r.fallback
+		n, d, k := len(members), tq.Dim, tq.K[0]
 		q.Types[typ] = tq
 		a.Codebook[typ] = slices.Clone(tq.K)
 
@@ -438,6 +474,7 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 		prefixSims(sims, x, d, codes)
 	}
 	rep.CollisionRate = float64(rep.CollisionItems) / float64(len(items))
+	rep.CrossType = crossTypeAgreement(a.SIDs, opt.Sessions, opt.Levels)
 	random := sims[0].mean()
 	for depth := 0; depth <= opt.Levels; depth++ {
 		p := PrefixSim{Depth: depth, Pairs: sims[depth].pairs - sims[depth+1].pairs, Random: random}

@@ -46,12 +46,13 @@ func runSids(args []string) int {
 	dim := fs.Int("dim", sid.DefaultDim, "embedding dimensions (text LSA and co-occurrence each)")
 	cooc := fs.Float64("cooc-weight", sid.DefaultCoocWeight, "share of the co-occurrence part in mixed embeddings (0..1)")
 	seed := fs.Uint64("seed", 1, "random seed; same catalog and seed give the same SIDs")
+	unaligned := fs.Bool("unaligned", false, "number each type's codes on its own (default: with interactions, a code names the same taste in every type)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	dry := fs.Bool("dry-run", false, "assign and report, but write nothing")
 	quiet := fs.Bool("quiet", false, "no progress bars")
 	from := fs.String("from", "", "apply the SIDs recorded in a model directory's sids.tsv (or that file) after assigning, so the catalog names items as the model learned them")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--json] [--dry-run]")
+		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--unaligned] [--json] [--dry-run]")
 		fmt.Fprintln(fs.Output(), "\nThe quantizer (to give new items codes later) is saved as <index dir>.quantizer.json.")
 		fs.PrintDefaults()
 	}
@@ -63,7 +64,7 @@ func runSids(args []string) int {
 		progress = nil
 	}
 	out, err := assignSIDs(*dir, *inter, sid.AssignOptions{
-		Levels: *levels, MaxCodebook: *codebook, Dim: *dim, Seed: *seed, CoocWeight: *cooc,
+		Levels: *levels, MaxCodebook: *codebook, Dim: *dim, Seed: *seed, CoocWeight: *cooc, Unaligned: *unaligned,
 	}, *dry, progress)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo sids:", err)
