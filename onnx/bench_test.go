@@ -2,10 +2,12 @@ package onnx
 
 import (
 	"os"
+	"strconv"
 	"testing"
 )
 
-// BenchmarkStep measures one decode step (4 rows) with the KV cache:
+// BenchmarkStep measures one decode step (4 rows, or $NEO_BENCH_ROWS)
+// with the KV cache:
 //
 //	go test ./onnx -run '^$' -bench Step -benchmem
 //
@@ -21,9 +23,13 @@ func BenchmarkStep(b *testing.B) {
 	}
 	m := loadModel(b, dir)
 	v := int32(m.Vocab())
-	prompts := make([][]int32, 4)
+	rows := 4
+	if n, err := strconv.Atoi(os.Getenv("NEO_BENCH_ROWS")); err == nil && n > 0 {
+		rows = n
+	}
+	prompts := make([][]int32, rows)
 	for r := range prompts {
-		for j := 0; j < 16+r; j++ {
+		for j := 0; j < 16+r%8; j++ {
 			prompts[r] = append(prompts[r], int32(j*7+r)%v)
 		}
 	}

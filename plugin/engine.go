@@ -29,11 +29,16 @@ type Config struct {
 	IntraOpThreads int    // default 1: dynamic batching uses the cores better than intra-op threads
 	InterOpThreads int    // default 1
 	MaxBatch       int    // rows per onnxruntime run (dynamic batching), default 256
-	MaxQueue       int    // requests waiting for a decode slot, default 256
-	MaxK           int    // default 100
-	MaxBeam        int    // default 128
-	MaxTokens      int    // default 512
-	MaxHistory     int    // default 200
+	// MergeRows caps the rows of a decode step that merges several
+	// requests (default 16). Merging copies each row's KV cache in and
+	// out, which a CPU does not win back above ~10 rows; on a GPU, where
+	// wide batches are cheap, set it to MaxBatch.
+	MergeRows  int
+	MaxQueue   int // requests waiting for a decode slot, default 256
+	MaxK       int // default 100
+	MaxBeam    int // default 128
+	MaxTokens  int // default 512
+	MaxHistory int // default 200
 	// PromptHistory caps the history items rendered into the prompt (the
 	// most recent ones); 0 = as many as fit the model's max_seq. The whole
 	// history is still excluded from the answers.
@@ -51,6 +56,7 @@ func (c *Config) defaults() {
 	def(&c.IntraOpThreads, 1)
 	def(&c.InterOpThreads, 1)
 	def(&c.MaxBatch, 256)
+	def(&c.MergeRows, 16)
 	def(&c.MaxQueue, 256)
 	def(&c.MaxK, 100)
 	def(&c.MaxBeam, 128)
@@ -125,7 +131,7 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 		}
 	}
 	sort.Slice(e.sp.Masked, func(a, b int) bool { return e.sp.Masked[a] < e.sp.Masked[b] })
-	e.sched = newScheduler(m, cfg.MaxBatch, cfg.MaxQueue, cfg.OnBatch)
+	e.sched = newScheduler(m, cfg.MaxBatch, cfg.MergeRows, cfg.MaxQueue, cfg.OnBatch)
 	return e, nil
 }
 

@@ -15,14 +15,16 @@ import (
 // onnx.Concat pads them to one length and Split gives each request its rows
 // back.
 type scheduler struct {
-	m        *onnx.Model
-	maxBatch int
-	maxQueue int
-	onBatch  func(int)
+	m         *onnx.Model
+	maxBatch  int // rows per prefill run
+	mergeRows int // rows per step run that merges requests
+	maxQueue  int
+	onBatch   func(int)
 
 	mu      sync.Mutex
 	cond    *sync.Cond
 	pending []*job
+	idle    int // workers waiting for jobs
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -40,8 +42,8 @@ type result struct {
 	err error
 }
 
-func newScheduler(m *onnx.Model, maxBatch, maxQueue int, onBatch func(int)) *scheduler {
-	s := &scheduler{m: m, maxBatch: maxBatch, maxQueue: maxQueue, onBatch: onBatch}
+func newScheduler(m *onnx.Model, maxBatch, mergeRows, maxQueue int, onBatch func(int)) *scheduler {
+	s := &scheduler{m: m, maxBatch: maxBatch, mergeRows: mergeRows, maxQueue: maxQueue, onBatch: onBatch}
 	s.cond = sync.NewCond(&s.mu)
 	workers := max(1, runtime.GOMAXPROCS(0))
 	for i := 0; i < workers; i++ {
@@ -102,35 +104,65 @@ func (s *scheduler) work() {
 	for {
 		s.mu.Lock()
 		for len(s.pending) == 0 && !s.closed {
+			s.idle++
 			s.cond.Wait()
+			s.idle--
 		}
 		if len(s.pending) == 0 && s.closed {
 			s.mu.Unlock()
 			return
 		}
-		// take the longest run of jobs of the first job's kind, up to
-		// maxBatch rows
-		kindPrefill := s.pending[0].prefill != nil
-		var batch []*job
-		rows := 0
-		rest := s.pending[:0:0]
-		for _, j := range s.pending {
-			n := j.rows()
-			if (j.prefill != nil) == kindPrefill && (len(batch) == 0 || rows+n <= s.maxBatch) {
-				batch = append(batch, j)
-				rows += n
-			} else {
-				rest = append(rest, j)
-			}
-		}
+		batch, rest := take(s.pending, s.idle, s.maxBatch, s.mergeRows)
 		s.pending = rest
+		more := len(rest) > 0 && s.idle > 0
 		s.mu.Unlock()
-		if kindPrefill {
+		if more {
+			s.cond.Signal()
+		}
+		if batch[0].prefill != nil {
 			s.runPrefill(batch)
 		} else {
 			s.runStep(batch)
 		}
 	}
+}
+
+// take picks the next batch from the queue: jobs of the first job's kind
+// (prefill or step), in queue order, and returns it with the jobs left.
+//
+// Prefills merge up to maxBatch rows. Steps merge only up to mergeRows:
+// merging steps costs a copy of every row's KV cache into the batch and
+// back out (onnx.Concat, Split), and on a CPU a step costs the same per
+// row from about ten rows up (BenchmarkStep), so a beam-search request
+// steps alone while single-row sampling requests share runs. With intra-op
+// threads at 1 a batch runs on one core, so when idle workers wait, the
+// rows are shared out among them rather than put in one big batch.
+func take(pending []*job, idle, maxBatch, mergeRows int) (batch, rest []*job) {
+	kindPrefill := pending[0].prefill != nil
+	limit := maxBatch
+	if !kindPrefill {
+		limit = min(limit, mergeRows)
+	}
+	if idle > 0 {
+		total := 0
+		for _, j := range pending {
+			if (j.prefill != nil) == kindPrefill {
+				total += j.rows()
+			}
+		}
+		limit = min(limit, (total+idle)/(idle+1))
+	}
+	rows := 0
+	for _, j := range pending {
+		n := j.rows()
+		if (j.prefill != nil) == kindPrefill && (len(batch) == 0 || rows+n <= limit) {
+			batch = append(batch, j)
+			rows += n
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	return batch, rest
 }
 
 func (j *job) rows() int {

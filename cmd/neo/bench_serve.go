@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ func benchServe(args []string) int {
 	k := fs.Int("k", 10, "items per search")
 	warmup := fs.Int("warmup", 8, "untimed requests before the levels")
 	asJSON := fs.Bool("json", false, "print one JSON line")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed levels to this file")
 	if code, ok := parseFlags(fs, args, true); !ok {
 		return code
 	}
@@ -150,6 +152,17 @@ func benchServe(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "warming up (%d requests)...\n", *warmup)
 	runLevel(*warmup, 1, search)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo bench serve: cpu profile:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	for _, c := range levels {
 		fmt.Fprintf(os.Stderr, "concurrency %d: %d requests...\n", c, *requests)
 		lv, first := runLevel(*requests, c, search)

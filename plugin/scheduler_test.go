@@ -1,0 +1,42 @@
+package plugin
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestTake(t *testing.T) {
+	step := func(rows int) *job { return &job{toks: make([]int32, rows)} }
+	pre := func(rows int) *job { return &job{prefill: make([][]int32, rows)} }
+	s10a, s10b, s1a, s1b, s1c := step(10), step(10), step(1), step(1), step(1)
+	p1a, p1b, p1c, p1d := pre(1), pre(1), pre(1), pre(1)
+	tests := []struct {
+		name             string
+		pending          []*job
+		idle, max, merge int
+		batch, rest      []*job
+	}{
+		{"beam steps run alone", []*job{s10a, s10b}, 0, 256, 16, []*job{s10a}, []*job{s10b}},
+		{"small steps merge", []*job{s1a, s1b, s1c}, 0, 256, 16, []*job{s1a, s1b, s1c}, nil},
+		{"merge cap", []*job{s1a, s1b, s1c}, 0, 256, 2, []*job{s1a, s1b}, []*job{s1c}},
+		{"an oversized job still runs", []*job{step(40)}, 0, 16, 16, nil, nil},
+		{"kinds do not mix", []*job{p1a, s1a, p1b}, 0, 256, 16, []*job{p1a, p1b}, []*job{s1a}},
+		{"prefills merge up to maxBatch", []*job{p1a, p1b, p1c, p1d}, 0, 3, 1, []*job{p1a, p1b, p1c}, []*job{p1d}},
+		{"idle worker gets half", []*job{p1a, p1b, p1c, p1d}, 1, 256, 16, []*job{p1a, p1b}, []*job{p1c, p1d}},
+		{"two idle workers, odd count", []*job{s1a, s1b, s1c}, 2, 256, 16, []*job{s1a}, []*job{s1b, s1c}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			batch, rest := take(tc.pending, tc.idle, tc.max, tc.merge)
+			if tc.batch == nil && tc.rest == nil { // single oversized job
+				if len(batch) != 1 || len(rest) != 0 {
+					t.Fatalf("got %d in batch, %d left; want the job alone", len(batch), len(rest))
+				}
+				return
+			}
+			if !slices.Equal(batch, tc.batch) || !slices.Equal(rest, tc.rest) {
+				t.Fatalf("batch %d jobs, rest %d jobs; want %d, %d", len(batch), len(rest), len(tc.batch), len(tc.rest))
+			}
+		})
+	}
+}
