@@ -273,6 +273,10 @@ func TestExportNoLeak(t *testing.T) {
 		if strings.Contains(text, "interacted") && !strings.HasSuffix(text, held.String()[:0]+tok.Decode(span)+sid.TokenEOS) {
 			t.Errorf("valid recommend target is not the test item: %q", text)
 		}
+		// As neo eval does, the prompt names the target's type.
+		if strings.Contains(text, "interacted") && !strings.Contains(text, TypePlural(held.Type)) {
+			t.Errorf("valid recommend prompt does not name the target type %q: %q", TypePlural(held.Type), text)
+		}
 	}
 	if found != 1 || v.n() != 7 {
 		t.Errorf("valid: %d sequences, test query found %d times; want 7 and 1", v.n(), found)

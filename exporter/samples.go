@@ -506,8 +506,10 @@ func (b *builder) validRecommend(users map[string][]event) []*sample {
 		}
 		hist := lastN(before, b.opt.MaxHistory)
 		s := ev[ti].it.sid
+		// The target's type is given, as neo eval gives it to every
+		// method (CONTRACTS.md); the type token is still scored.
 		out = append(out, &sample{key: "recommend/ids", head: instHead, tpl: Templates[TaskRecommend][0],
-			text: map[string]string{"type": NoTypeWords[0]}, hist: sidsOf(hist),
+			text: map[string]string{"type": TypePlural(ev[ti].it.typ)}, hist: sidsOf(hist),
 			tail: instTail(sid.FormatIDs), answer: []sid.Segment{{SID: &s}}, loss: lossAnswerSIDs})
 		b.count(StageValid, "recommend/ids")
 	}
