@@ -57,13 +57,13 @@ STAGES = ("warmup", "ground", "instruct")
 #   preset  dim layers heads kv ffn  steps            batch  params(V=6k) onnx
 #   tiny     32   2     2    1   64  (30, 15, 30)       1024   ~0.2M      <1 MB   CI smoke, < 1 min
 #   small    64   2     4    2  192  (300, 150, 300)    2048   ~0.5M      ~2 MB   quick experiments
-#   demo    128   4     4    2  384  (600, 500, 7000)   4096   ~1.6M      ~4.6 MB demo model, ~45 min on 2 idle CPU cores
+#   demo    128   4     4    2  384  (600, 500, 5000)   4096   ~1.1M      ~4.6 MB demo model, ~27 min on 2 idle CPU cores
 PRESETS = {
     "tiny": dict(dim=32, layers=2, heads=2, kv_heads=1, ffn=64, steps=(30, 15, 30), batch_tokens=1024,
                  lr=(3e-3, 5e-3, 2e-3), ckpt_every=10, log_every=5),
     "small": dict(dim=64, layers=2, heads=4, kv_heads=2, ffn=192, steps=(300, 150, 300), batch_tokens=2048,
                   lr=(2e-3, 5e-3, 1e-3), ckpt_every=100, log_every=20),
-    "demo": dict(dim=128, layers=4, heads=4, kv_heads=2, ffn=384, steps=(600, 500, 7000), batch_tokens=4096,
+    "demo": dict(dim=128, layers=4, heads=4, kv_heads=2, ffn=384, steps=(600, 500, 5000), batch_tokens=4096,
                  lr=(1.5e-3, 5e-3, 8e-4), ckpt_every=100, log_every=20),
 }
 WEIGHT_DECAY = 0.1
