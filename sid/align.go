@@ -29,10 +29,13 @@ type typeRun struct {
 // near each other (type, code) in a session (within alignWindow
 // positions). Profiles of all types live in one space; they are pooled
 // and clustered into K reference centres, and each type's codes are
-// matched one-to-one to the references, nearest pairs first. Types are
-// aligned with the others of the same codebook size; a lone type, a
-// catalog without sessions, or one with more than maxAlignNodes (type,
-// code) pairs at a level is left as it is.
+// matched one-to-one to the references, nearest pairs first. Then, for
+// alignRounds rounds, each type in turn takes the numbering that agrees
+// most with its session neighbours' current numbers. Types are aligned
+// with the others of the same codebook size; a lone type, a catalog
+// without sessions, or one with more than maxAlignNodes (type, code) pairs
+// at a level is left as it is (the profiles are dense, nodes², and the
+// pooled k-means runs in nodes² · K time).
 func alignCodes(runs []*typeRun, sessions [][]int, nItems int, seed uint64) {
 	if len(sessions) == 0 || len(runs) < 2 {
 		return
@@ -135,12 +138,13 @@ func alignCodes(runs []*typeRun, sessions [][]int, nItems int, seed uint64) {
 	}
 }
 
-// Alignment knobs: session neighbours counted, and the most (type, code)
-// pairs per level aligned (the profiles are a dense nodes² matrix).
+// Alignment knobs: session neighbours counted, refinement rounds, and the
+// most (type, code) pairs per level aligned (1,024: e.g. 85 types of 12
+// codes or 4 of 256; at the limit about a second and 8 MB of profiles).
 const (
 	alignWindow   = 3
 	alignRounds   = 5
-	maxAlignNodes = 4096
+	maxAlignNodes = 1024
 )
 
 // relabel renames code c of level l to perm[c], moving its centroid row.
