@@ -9,11 +9,10 @@ import (
 )
 
 // scheduler is the dynamic batcher: requests hand it prefill and decode
-// steps, and each worker runs every step waiting at that moment as one
-// onnxruntime call, so concurrent requests share runs and throughput grows
-// with concurrency. Rows of different requests have different lengths;
-// onnx.Concat pads them to one length and Split gives each request its rows
-// back.
+// steps, and one worker per core takes the waiting ones (see take for
+// which run together) into one onnxruntime call. Rows of different
+// requests have different lengths; onnx.Concat pads them to one length and
+// Split gives each request its rows back.
 type scheduler struct {
 	m         *onnx.Model
 	maxBatch  int // rows per prefill run
