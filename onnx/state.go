@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -111,8 +112,10 @@ func (m *Model) newState(rows, plen, headroom int) *State {
 	}
 	per := d.KVHeads * d.HeadDim
 	for i := range s.kv {
-		s.kv[i].cur = make([]float32, rows*per*plen, rows*per*(plen+headroom))
-		s.kv[i].spare = make([]float32, 0, rows*per*(plen+headroom))
+		// Zeroed: Concat leaves the padding columns as they are.
+		s.kv[i].cur = newKV(rows*per*plen, rows*per*(plen+headroom))
+		clear(s.kv[i].cur)
+		s.kv[i].spare = newKV(0, rows*per*(plen+headroom))
 	}
 	s.logits[0] = make([]float32, rows*d.Vocab)
 	s.logits[1] = make([]float32, 0, rows*d.Vocab)
@@ -153,12 +156,39 @@ func (s *State) Mask(row int) []int64 {
 // of real tokens so far).
 func (s *State) NextPos(row int) int64 { return s.next[row] }
 
-// Close releases the state's onnxruntime tensors. It is idempotent.
+// Close releases the state's onnxruntime tensors and hands its cache
+// buffers to the next state. It is idempotent.
 func (s *State) Close() error {
 	if s.h != nil && !s.h.closed {
-		s.h.release()
+		s.h.release() // no tensor views the buffers any more
+		for i := range s.kv {
+			recycleKV(s.kv[i].cur)
+			recycleKV(s.kv[i].spare)
+			s.kv[i] = kvSlot{}
+		}
 	}
 	return nil
+}
+
+// kvPool recycles the cache buffers of closed states. Every search builds
+// a fresh cache for its prompt and again for its beams (about 2.6 MB on the
+// demo model); under load, allocating and collecting them cost more CPU
+// than the copies themselves.
+var kvPool sync.Pool // of *[]float32
+
+// newKV returns a buffer of length n and capacity ≥ c, recycled when one
+// is at hand. Its contents are not zeroed.
+func newKV(n, c int) []float32 {
+	if p, _ := kvPool.Get().(*[]float32); p != nil && cap(*p) >= c {
+		return (*p)[:n]
+	}
+	return make([]float32, n, c)
+}
+
+func recycleKV(b []float32) {
+	if cap(b) > 0 {
+		kvPool.Put(&b)
+	}
 }
 
 func (s *State) usable() error {
@@ -492,7 +522,9 @@ func (s *State) bind(tmp *runTemps, ids, pos []int64, S int, step bool, full []f
 		sp := &s.kv[i].spare
 		if cap(*sp) < need {
 			// Headroom so that decoding does not reallocate every step.
-			*sp = make([]float32, need, rows*per*(t+max(32, t/2)))
+			// The spare buffer is viewed by no tensor: recycle it.
+			recycleKV(*sp)
+			*sp = newKV(need, rows*per*(t+max(32, t/2)))
 		}
 		*sp = (*sp)[:need]
 		x, err := tensor(s, *sp, rows, d.KVHeads, t, d.HeadDim)
@@ -561,7 +593,11 @@ func (s *State) Reorder(rows []int) error {
 	block := d.KVHeads * s.plen * d.HeadDim
 	for i := range s.kv {
 		sl := &s.kv[i]
-		sl.spare = grow(sl.spare, nr*block)
+		if cap(sl.spare) < nr*block {
+			recycleKV(sl.spare) // viewed by no tensor
+			sl.spare = newKV(nr*block, nr*block+nr*block/2)
+		}
+		sl.spare = sl.spare[:nr*block]
 		for j, r := range rows {
 			copy(sl.spare[j*block:(j+1)*block], sl.cur[r*block:(r+1)*block])
 		}
