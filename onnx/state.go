@@ -185,6 +185,17 @@ func newKV(n, c int) []float32 {
 	return make([]float32, n, c)
 }
 
+// growKV returns b resized to n when its array holds n, else a buffer of
+// capacity c from newKV, recycling b. Only for spare buffers: no tensor
+// may view b.
+func growKV(b []float32, n, c int) []float32 {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	recycleKV(b)
+	return newKV(n, c)
+}
+
 func recycleKV(b []float32) {
 	if cap(b) > 0 {
 		kvPool.Put(&b)
@@ -520,13 +531,8 @@ func (s *State) bind(tmp *runTemps, ids, pos []int64, S int, step bool, full []f
 	need := rows * per * t
 	for i := range s.kv {
 		sp := &s.kv[i].spare
-		if cap(*sp) < need {
-			// Headroom so that decoding does not reallocate every step.
-			// The spare buffer is viewed by no tensor: recycle it.
-			recycleKV(*sp)
-			*sp = newKV(need, rows*per*(t+max(32, t/2)))
-		}
-		*sp = (*sp)[:need]
+		// Headroom so that decoding does not reallocate every step.
+		*sp = growKV(*sp, need, rows*per*(t+max(32, t/2)))
 		x, err := tensor(s, *sp, rows, d.KVHeads, t, d.HeadDim)
 		if err != nil {
 			return err
@@ -593,11 +599,7 @@ func (s *State) Reorder(rows []int) error {
 	block := d.KVHeads * s.plen * d.HeadDim
 	for i := range s.kv {
 		sl := &s.kv[i]
-		if cap(sl.spare) < nr*block {
-			recycleKV(sl.spare) // viewed by no tensor
-			sl.spare = newKV(nr*block, nr*block+nr*block/2)
-		}
-		sl.spare = sl.spare[:nr*block]
+		sl.spare = growKV(sl.spare, nr*block, nr*block+nr*block/2)
 		for j, r := range rows {
 			copy(sl.spare[j*block:(j+1)*block], sl.cur[r*block:(r+1)*block])
 		}
