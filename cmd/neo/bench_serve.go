@@ -45,6 +45,7 @@ type serveBenchResult struct {
 	Items     uint64       `json:"items"`
 	Queries   int          `json:"queries"`
 	K         int          `json:"k"`
+	Endpoint  string       `json:"endpoint"`
 	Model     string       `json:"model"`
 	// ModelError says why no model served (then every level's requests are errors).
 	ModelError string `json:"model_error,omitempty"`
@@ -52,9 +53,11 @@ type serveBenchResult struct {
 }
 
 // benchServe starts the server in-process on 127.0.0.1:0 over a fresh copy
-// of the demo catalog and the demo model, and fires --requests searches
-// per concurrency level through HTTP (varied queries), plus a BM25 anchor:
-// a plain Bleve match query through the same server's _search.
+// of the demo catalog and the demo model, and fires --requests requests
+// per concurrency level through HTTP (searches of varied queries by
+// default; --endpoint recommend or generate for the other decoders), plus
+// a BM25 anchor: a plain Bleve match query through the same server's
+// _search.
 func benchServe(args []string) int {
 	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
 	env := &envDefaults{}
@@ -62,7 +65,9 @@ func benchServe(args []string) int {
 	finish := serveFlags(fs, env, &o)
 	levelsFlag := fs.String("concurrency", "1,4,16", "concurrency levels, comma separated")
 	requests := fs.Int("requests", 200, "search requests per level")
-	k := fs.Int("k", 10, "items per search")
+	k := fs.Int("k", 10, "items per search or recommendation")
+	endpoint := fs.String("endpoint", "search", "what the levels request: search (/v1/search, beam search of k), recommend (/v1/recommend of a demo session's history, beam search of k) or generate (/v1/generate, a mixed answer to a history, sampled greedily one row at a time, at most --gen-tokens)")
+	genTokens := fs.Int("gen-tokens", 32, "--endpoint generate: max_tokens of each request")
 	warmup := fs.Int("warmup", 8, "untimed requests before the levels")
 	asJSON := fs.Bool("json", false, "print one JSON line")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed levels to this file")
@@ -74,8 +79,11 @@ func benchServe(args []string) int {
 	if err == nil && env.err != nil {
 		err = env.err
 	}
-	if err == nil && (*requests < 1 || *k < 1) {
-		err = errors.New("--requests and --k must be ≥ 1")
+	if err == nil && (*requests < 1 || *k < 1 || *genTokens < 1) {
+		err = errors.New("--requests, --k and --gen-tokens must be ≥ 1")
+	}
+	if err == nil && !slices.Contains([]string{"search", "recommend", "generate"}, *endpoint) {
+		err = fmt.Errorf("--endpoint %q: want search, recommend or generate", *endpoint)
 	}
 	if err == nil && o.demoDir == "" {
 		err = errors.New("no demo data folder (testdata/demo not found; use --demo DIR)")
@@ -89,6 +97,7 @@ func benchServe(args []string) int {
 	o.api.MaxInflight = max(o.api.MaxInflight, slices.Max(levels))
 	o.api.MaxQueue = max(o.api.MaxQueue, slices.Max(levels))
 	o.api.Limits.MaxK = max(o.api.Limits.MaxK, *k)
+	o.api.Limits.MaxTokens = max(o.api.Limits.MaxTokens, *genTokens)
 
 	log, err := newLogger("error", "text", os.Stderr)
 	if err != nil {
@@ -135,7 +144,12 @@ func benchServe(args []string) int {
 		Timeout:   2 * time.Minute,
 		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute},
 	}
-	res := serveBenchResult{Queries: len(queries), K: *k, Model: st.modelState()}
+	histories, err := benchHistories(o.demoDir)
+	if err != nil || (*endpoint != "search" && len(histories) == 0) {
+		fmt.Fprintln(os.Stderr, "neo bench serve: no histories for --endpoint", *endpoint, err)
+		return 1
+	}
+	res := serveBenchResult{Queries: len(queries), K: *k, Endpoint: *endpoint, Model: st.modelState()}
 	if st.eng == nil {
 		res.ModelError = st.engErr
 	}
@@ -144,6 +158,19 @@ func benchServe(args []string) int {
 		q := queries[i%len(queries)]
 		body, _ := json.Marshal(map[string]any{"query": q, "k": *k})
 		return post(client, base+"/v1/search", body)
+	}
+	switch *endpoint {
+	case "recommend":
+		search = func(i int) (int, error) {
+			body, _ := json.Marshal(map[string]any{"history": histories[i%len(histories)], "k": *k})
+			return post(client, base+"/v1/recommend", body)
+		}
+	case "generate":
+		search = func(i int) (int, error) {
+			body, _ := json.Marshal(map[string]any{"task": "mixed", "format": "mixed", "temperature": 0,
+				"max_tokens": *genTokens, "inputs": map[string]any{"history": histories[i%len(histories)]}})
+			return post(client, base+"/v1/generate", body)
+		}
 	}
 	bm25 := func(i int) (int, error) {
 		q := queries[i%len(queries)]
@@ -183,7 +210,7 @@ func benchServe(args []string) int {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
 	} else {
-		fmt.Printf("items %d, %d queries, k=%d, model %s\n", res.Items, res.Queries, res.K, res.Model)
+		fmt.Printf("items %d, %d queries, endpoint %s, k=%d, model %s\n", res.Items, res.Queries, res.Endpoint, res.K, res.Model)
 		fmt.Printf("%12s %10s %10s %10s %8s\n", "concurrency", "rps", "p50 ms", "p99 ms", "errors")
 		for _, l := range res.Levels {
 			fmt.Printf("%12d %10.1f %10.2f %10.2f %8d\n", l.Concurrency, l.RPS, l.P50Ms, l.P99Ms, l.Errors)
@@ -285,6 +312,40 @@ func benchQueries(dir string, cat *index.Catalog) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// benchHistories are the demo sessions' last train items (up to five per
+// user), in user order, for the recommend and generate levels.
+func benchHistories(dir string) ([][]string, error) {
+	f, err := os.Open(filepath.Join(dir, "interactions.ndjson"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out [][]string
+	idx := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			User, Item, Split string
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Split != "train" || ev.User == "" || ev.Item == "" {
+			continue
+		}
+		i, ok := idx[ev.User]
+		if !ok {
+			i = len(out)
+			idx[ev.User] = i
+			out = append(out, nil)
+		}
+		h := append(out[i], ev.Item)
+		if len(h) > 5 {
+			h = h[1:]
+		}
+		out[i] = h
+	}
+	return out, sc.Err()
 }
 
 // parseLevels reads "1,4,16".
