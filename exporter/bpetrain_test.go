@@ -8,68 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/neo-search/neo/internal/bpetest"
 	"github.com/neo-search/neo/sid"
 )
 
-// naiveBPE is the textbook algorithm: recount every pair before each merge.
-// trainBPE must give exactly the same vocabulary and merges.
+// naiveBPE is the textbook algorithm (bpetest.Train): trainBPE must give
+// exactly the same vocabulary and merges.
 func naiveBPE(wc wordCounter, vocabSize, minFreq int) ([]string, [][2]string) {
-	vocab := []string{sid.TokenPad, sid.TokenUnk}
-	ids := map[string]int32{}
-	for b := 0; b < 256; b++ {
-		ids[sid.ByteToken(byte(b))] = int32(len(vocab))
-		vocab = append(vocab, sid.ByteToken(byte(b)))
-	}
-	type word struct {
-		syms  []int32
-		count int
-	}
-	var words []word
-	for k, c := range wc {
-		w := word{count: c}
-		for i := 0; i < len(k); i++ {
-			w.syms = append(w.syms, int32(2+int(k[i])))
-		}
-		words = append(words, w)
-	}
-	var merges [][2]string
-	for len(vocab) < vocabSize {
-		counts := map[uint64]int{}
-		for _, w := range words {
-			for i := 0; i+1 < len(w.syms); i++ {
-				counts[pairKey(w.syms[i], w.syms[i+1])] += w.count
-			}
-		}
-		best, bc := uint64(0), 0
-		for p, c := range counts {
-			if c > bc || c == bc && p < best {
-				best, bc = p, c
-			}
-		}
-		if bc == 0 || bc < minFreq {
-			break
-		}
-		a, b := int32(best>>32), int32(uint32(best))
-		tok := vocab[a] + vocab[b]
-		nid, ok := ids[tok]
-		if !ok {
-			nid = int32(len(vocab))
-			ids[tok] = nid
-			vocab = append(vocab, tok)
-		}
-		merges = append(merges, [2]string{vocab[a], vocab[b]})
-		for wi := range words {
-			s := words[wi].syms
-			for i := 0; i+1 < len(s); i++ {
-				if s[i] == a && s[i+1] == b {
-					s[i] = nid
-					s = append(s[:i+1], s[i+2:]...)
-				}
-			}
-			words[wi].syms = s
-		}
-	}
-	return vocab, merges
+	return bpetest.Train(wc, vocabSize, minFreq, []string{sid.TokenPad, sid.TokenUnk}, sid.ByteToken)
 }
 
 func randomCorpus(rng *rand.Rand, n int) wordCounter {

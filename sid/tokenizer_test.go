@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/neo-search/neo/internal/bpetest"
 	"github.com/sugarme/tokenizer"
 	"github.com/sugarme/tokenizer/pretrained"
 )
@@ -62,68 +63,11 @@ func trainTestTokenizer(t testing.TB, vocabSize int) (*Tokenizer, string) {
 	return tok, dir
 }
 
-// trainTestBPE is textbook byte-level BPE training on pre-token counts:
-// recount every pair before each merge, take the most frequent, ties to the
-// smaller (left id, right id). It gives the same vocabulary and merges as
-// the exporter's trainer (exporter.TestTrainBPEMatchesNaive).
+// trainTestBPE is textbook byte-level BPE training (bpetest.Train). It
+// gives the same vocabulary and merges as the exporter's trainer
+// (exporter.TestTrainBPEMatchesNaive).
 func trainTestBPE(counts map[string]int, vocabSize, minFreq int) ([]string, [][2]string) {
-	vocab := []string{TokenPad, TokenUnk}
-	ids := map[string]int32{}
-	for b := 0; b < 256; b++ {
-		ids[ByteToken(byte(b))] = int32(len(vocab))
-		vocab = append(vocab, ByteToken(byte(b)))
-	}
-	type word struct {
-		syms  []int32
-		count int
-	}
-	var words []word
-	for k, c := range counts {
-		w := word{count: c}
-		for i := 0; i < len(k); i++ {
-			w.syms = append(w.syms, int32(2+int(k[i])))
-		}
-		words = append(words, w)
-	}
-	pairKey := func(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
-	var merges [][2]string
-	for len(vocab) < vocabSize {
-		pairs := map[uint64]int{}
-		for _, w := range words {
-			for i := 0; i+1 < len(w.syms); i++ {
-				pairs[pairKey(w.syms[i], w.syms[i+1])] += w.count
-			}
-		}
-		best, bc := uint64(0), 0
-		for p, c := range pairs {
-			if c > bc || c == bc && p < best {
-				best, bc = p, c
-			}
-		}
-		if bc == 0 || bc < minFreq {
-			break
-		}
-		a, b := int32(best>>32), int32(uint32(best))
-		tok := vocab[a] + vocab[b]
-		nid, ok := ids[tok]
-		if !ok {
-			nid = int32(len(vocab))
-			ids[tok] = nid
-			vocab = append(vocab, tok)
-		}
-		merges = append(merges, [2]string{vocab[a], vocab[b]})
-		for wi := range words {
-			s := words[wi].syms
-			for i := 0; i+1 < len(s); i++ {
-				if s[i] == a && s[i+1] == b {
-					s[i] = nid
-					s = append(s[:i+1], s[i+2:]...)
-				}
-			}
-			words[wi].syms = s
-		}
-	}
-	return vocab, merges
+	return bpetest.Train(counts, vocabSize, minFreq, []string{TokenPad, TokenUnk}, ByteToken)
 }
 
 func sugarmeIDs(t testing.TB, tk *tokenizer.Tokenizer, text string) []int32 {

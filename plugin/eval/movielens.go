@@ -281,21 +281,13 @@ func ParseMovies(r io.Reader) ([]Movie, error) {
 func ParseRatings(r io.Reader) ([]Rating, error) {
 	var out []Rating
 	err := readCSV(r, []string{"userId", "movieId", "rating", "timestamp"}, func(rec []string, line int) error {
-		u, err := atoiField("userId", rec[0])
-		if err != nil {
-			return err
-		}
-		m, err := atoiField("movieId", rec[1])
+		u, m, ts, err := userMovieTS(rec)
 		if err != nil {
 			return err
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
 		if err != nil {
 			return fmt.Errorf("rating: %w", err)
-		}
-		ts, err := tsField(rec[3])
-		if err != nil {
-			return err
 		}
 		out = append(out, Rating{User: u, Movie: m, Rating: v, TS: ts, line: line})
 		return nil
@@ -307,15 +299,7 @@ func ParseRatings(r io.Reader) ([]Rating, error) {
 func ParseTags(r io.Reader) ([]TagApplication, error) {
 	var out []TagApplication
 	err := readCSV(r, []string{"userId", "movieId", "tag", "timestamp"}, func(rec []string, _ int) error {
-		u, err := atoiField("userId", rec[0])
-		if err != nil {
-			return err
-		}
-		m, err := atoiField("movieId", rec[1])
-		if err != nil {
-			return err
-		}
-		ts, err := tsField(rec[3])
+		u, m, ts, err := userMovieTS(rec)
 		if err != nil {
 			return err
 		}
@@ -323,6 +307,19 @@ func ParseTags(r io.Reader) ([]TagApplication, error) {
 		return nil
 	})
 	return out, err
+}
+
+// userMovieTS reads the fields ratings.csv and tags.csv share: userId and
+// movieId first, timestamp fourth.
+func userMovieTS(rec []string) (user, movie int, ts int64, err error) {
+	if user, err = atoiField("userId", rec[0]); err != nil {
+		return
+	}
+	if movie, err = atoiField("movieId", rec[1]); err != nil {
+		return
+	}
+	ts, err = tsField(rec[3])
+	return
 }
 
 // yearRe matches a trailing "(1995)" or a range "(2006–2007)", "(1994-)".
