@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -42,6 +43,7 @@ var ErrBadModel = errors.New("onnx: bad model")
 type Model struct {
 	path     string
 	dims     Dims
+	mu       sync.RWMutex // guards session: runs hold it shared, Close exclusively
 	session  *ort.DynamicAdvancedSession
 	inNames  []string // input_ids, attention_mask, position_ids, past k0, v0, k1, ...
 	outNames []string // logits, present k0, v0, k1, ...
@@ -222,6 +224,13 @@ func names(xs []ort.InputOutputInfo) string {
 	return strings.Join(s, ", ")
 }
 
+// closed reports whether Close has run.
+func (m *Model) closed() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.session == nil
+}
+
 // Dims returns the model's discovered dimensions.
 func (m *Model) Dims() Dims { return m.dims }
 
@@ -234,6 +243,8 @@ func (m *Model) Path() string { return m.path }
 // Close releases the onnxruntime session. States of the model must not be
 // used afterwards.
 func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.session == nil {
 		return nil
 	}

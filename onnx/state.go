@@ -206,7 +206,7 @@ func (s *State) usable() error {
 	if s == nil || s.h == nil || s.h.closed {
 		return ErrClosed
 	}
-	if s.m.session == nil {
+	if s.m.closed() {
 		return ErrClosed
 	}
 	return nil
@@ -217,7 +217,7 @@ func (s *State) usable() error {
 // available through Logits. Shorter rows are left-padded (mask 0) and every
 // row's positions start at 0.
 func (m *Model) Prefill(seqs [][]int32) (*State, error) {
-	if m.session == nil {
+	if m.closed() {
 		return nil, ErrClosed
 	}
 	if len(seqs) == 0 {
@@ -314,7 +314,7 @@ func (m *Model) Step(s *State, tokens []int32) error {
 // is nil). Positions and mask are taken as given, so callers can lay out
 // padding however they like.
 func (m *Model) Forward(ids, mask, pos []int64, B, S int, past *State) ([]float32, *State, error) {
-	if m.session == nil {
+	if m.closed() {
 		return nil, nil, ErrClosed
 	}
 	if B <= 0 || S <= 0 {
@@ -412,8 +412,15 @@ func (s *State) run(ids, pos []int64, S int, step bool, full []float32) error {
 	var tmp runTemps
 	err := s.bind(&tmp, ids, pos, S, step, full)
 	if err == nil {
-		err = s.m.session.Run(s.inputs, s.outputs)
-		if err != nil {
+		m := s.m
+		m.mu.RLock() // Close waits for runs in flight; none starts after it
+		if m.session == nil {
+			err = ErrClosed
+		} else {
+			err = m.session.Run(s.inputs, s.outputs)
+		}
+		m.mu.RUnlock()
+		if err != nil && !errors.Is(err, ErrClosed) {
 			err = fmt.Errorf("onnx: run (rows=%d new=%d past=%d): %w", s.rows, S, s.plen, err)
 		}
 	}
