@@ -113,9 +113,11 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			if err := st.Reorder(parents); err != nil {
 				return err
 			}
-			if st, err = e.sched.step(ctx, st, toks); err != nil {
-				return err
+			next, err := e.sched.step(ctx, st, toks)
+			if err != nil {
+				return err // st is unchanged and still ours: the deferred Close releases it
 			}
+			st = next
 			e.tokens.Add(int64(len(toks)))
 		}
 	}
@@ -356,9 +358,11 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 				}
 			}
 		}
-		if st, err = e.sched.step(ctx, st, []int32{tok}); err != nil {
-			return err
+		next, err := e.sched.step(ctx, st, []int32{tok})
+		if err != nil {
+			return err // st is unchanged and still ours: the deferred Close releases it
 		}
+		st = next
 	}
 	if err := flushText(true); err != nil {
 		return err

@@ -68,17 +68,17 @@ func (s *scheduler) close() {
 
 func (s *scheduler) submit(j *job) (*onnx.State, error) {
 	if err := j.ctx.Err(); err != nil {
-		return nil, err
+		return j.st, err
 	}
 	j.done = make(chan result, 1)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, ErrNotReady
+		return j.st, ErrNotReady
 	}
 	if len(s.pending) >= s.maxQueue {
 		s.mu.Unlock()
-		return nil, ErrOverloaded
+		return j.st, ErrOverloaded
 	}
 	s.pending = append(s.pending, j)
 	s.mu.Unlock()

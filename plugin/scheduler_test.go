@@ -1,9 +1,49 @@
 package plugin
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
+
+	"github.com/neo-search/neo/onnx"
 )
+
+// TestStepRefusedKeepsState checks that a step the scheduler refuses
+// (queue full, closed, request cancelled) hands the caller's state back,
+// so the caller still closes it and its KV buffers return to the pool.
+func TestStepRefusedKeepsState(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name     string
+		maxQueue int
+		closed   bool
+		ctx      context.Context
+		want     error
+	}{
+		{"queue full", 0, false, context.Background(), ErrOverloaded},
+		{"closed", 4, true, context.Background(), ErrNotReady},
+		{"cancelled", 4, false, cancelled, context.Canceled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScheduler(nil, 4, 4, tc.maxQueue, nil)
+			defer s.close()
+			if tc.closed {
+				s.close()
+			}
+			st := new(onnx.State)
+			got, err := s.step(tc.ctx, st, []int32{1})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+			if got != st {
+				t.Fatalf("state %p handed back, want the caller's %p", got, st)
+			}
+		})
+	}
+}
 
 func TestTake(t *testing.T) {
 	step := func(rows int) *job { return &job{toks: make([]int32, rows)} }
