@@ -223,7 +223,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 	if err != nil {
 		return err
 	}
+	e.sched.beginSampling()
 	defer func() {
+		e.sched.endSampling()
 		if st != nil {
 			st.Close()
 		}
@@ -358,7 +360,7 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 				}
 			}
 		}
-		next, err := e.sched.step(ctx, st, []int32{tok})
+		next, err := e.sched.stepSampled(ctx, st, tok)
 		if err != nil {
 			return err // st is unchanged and still ours: the deferred Close releases it
 		}

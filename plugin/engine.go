@@ -33,7 +33,12 @@ type Config struct {
 	// requests (default 16). Merging copies each row's KV cache in and
 	// out, which a CPU does not win back above ~10 rows; on a GPU, where
 	// wide batches are cheap, set it to MaxBatch.
-	MergeRows  int
+	MergeRows int
+	// MergeWait is the longest a decode step waits for sampling requests
+	// that are choosing their next token, so that their rows share its
+	// run (default 300µs; negative: never wait). A lone request never
+	// waits.
+	MergeWait  time.Duration
 	MaxQueue   int // requests waiting for a decode slot, default 256
 	MaxK       int // default 100
 	MaxBeam    int // default 128
@@ -57,6 +62,9 @@ func (c *Config) defaults() {
 	def(&c.InterOpThreads, 1)
 	def(&c.MaxBatch, 256)
 	def(&c.MergeRows, 16)
+	if c.MergeWait == 0 {
+		c.MergeWait = 300 * time.Microsecond
+	}
 	def(&c.MaxQueue, 256)
 	def(&c.MaxK, 100)
 	def(&c.MaxBeam, 128)
@@ -131,7 +139,7 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 		}
 	}
 	sort.Slice(e.sp.Masked, func(a, b int) bool { return e.sp.Masked[a] < e.sp.Masked[b] })
-	e.sched = newScheduler(m, cfg.MaxBatch, cfg.MergeRows, cfg.MaxQueue, cfg.OnBatch)
+	e.sched = newScheduler(m, cfg.MaxBatch, cfg.MergeRows, cfg.MaxQueue, cfg.MergeWait, cfg.OnBatch)
 	return e, nil
 }
 

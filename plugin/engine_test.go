@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -179,6 +180,65 @@ func TestEngineMixed(t *testing.T) {
 		t.Fatalf("text %q names %d items, the answer has %d", resp.Text, len(spans), len(resp.Items))
 	}
 	t.Logf("mixed: %q with %d items", resp.Text, len(resp.Items))
+}
+
+// TestEngineBatchedSampling runs greedy mixed answers one at a time, then
+// all at once: at once their decode steps share onnxruntime runs (the
+// scheduler waits for requests choosing their next token), and every
+// answer must still be the one it gave alone.
+func TestEngineBatchedSampling(t *testing.T) {
+	e := demoEngine(t)
+	var mu sync.Mutex
+	maxRows := 0
+	e.sched.onBatch = func(n int) {
+		mu.Lock()
+		maxRows = max(maxRows, n)
+		mu.Unlock()
+	}
+	defer func() { e.sched.onBatch = nil }()
+	const n = 8
+	req := func(i int) Request {
+		return Request{Task: TaskMixed, Format: FormatMixed, MaxTokens: 40,
+			History: []string{fmt.Sprintf("sku-%05d", 10+i), fmt.Sprintf("sku-%05d", 200+7*i)}}
+	}
+	alone := make([]string, n)
+	for i := range n {
+		resp, err := e.Generate(context.Background(), req(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[i] = resp.Text
+	}
+	if maxRows != 1 {
+		t.Fatalf("one request at a time ran a batch of %d rows, want 1", maxRows)
+	}
+	together := make([]string, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := e.Generate(context.Background(), req(i))
+			together[i], errs[i] = resp.Text, err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		if together[i] != alone[i] {
+			t.Errorf("request %d: batched answer %q, alone %q", i, together[i], alone[i])
+		}
+	}
+	if maxRows < 2 {
+		t.Errorf("concurrent sampling never shared a run (largest batch %d rows)", maxRows)
+	}
+	t.Logf("largest batch %d rows", maxRows)
 }
 
 func TestEngineTextFormatHasNoItems(t *testing.T) {

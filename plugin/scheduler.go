@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/neo-search/neo/onnx"
 )
@@ -12,13 +14,24 @@ import (
 // steps, and one worker per core takes the waiting ones (see take for
 // which run together) into one onnxruntime call. Rows of different
 // requests have different lengths; onnx.Concat pads them to one length and
-// Split gives each request its rows back.
+// Split gives each request its rows back. A decode step waits up to
+// mergeWait for sampling requests that are choosing their next token (see
+// shouldWait), so that one-row steps run together instead of one by one.
 type scheduler struct {
 	m         *onnx.Model
 	maxBatch  int // rows per prefill run
 	mergeRows int // rows per step run that merges requests
 	maxQueue  int
+	mergeWait time.Duration // longest a step waits for sampling requests about to step
 	onBatch   func(int)
+
+	// Sampling requests step one row at a time, and a lone row costs an
+	// onnxruntime run nearly as much as sixteen. samplers counts the
+	// sampling requests between prefill and their last step; samplerJobs
+	// their step jobs queued or running. The difference are requests busy
+	// choosing their next token, which a step may wait a little for.
+	samplers    atomic.Int64
+	samplerJobs atomic.Int64
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -33,6 +46,7 @@ type job struct {
 	prefill [][]int32   // prefill job: prompts
 	st      *onnx.State // step job: the state to advance
 	toks    []int32
+	sampler bool // a sampling request's one-row step (beginSampling)
 	done    chan result
 }
 
@@ -41,8 +55,8 @@ type result struct {
 	err error
 }
 
-func newScheduler(m *onnx.Model, maxBatch, mergeRows, maxQueue int, onBatch func(int)) *scheduler {
-	s := &scheduler{m: m, maxBatch: maxBatch, mergeRows: mergeRows, maxQueue: maxQueue, onBatch: onBatch}
+func newScheduler(m *onnx.Model, maxBatch, mergeRows, maxQueue int, mergeWait time.Duration, onBatch func(int)) *scheduler {
+	s := &scheduler{m: m, maxBatch: maxBatch, mergeRows: mergeRows, maxQueue: maxQueue, mergeWait: mergeWait, onBatch: onBatch}
 	s.cond = sync.NewCond(&s.mu)
 	workers := max(1, runtime.GOMAXPROCS(0))
 	for i := 0; i < workers; i++ {
@@ -80,11 +94,63 @@ func (s *scheduler) submit(j *job) (*onnx.State, error) {
 		s.mu.Unlock()
 		return j.st, ErrOverloaded
 	}
+	if j.sampler {
+		s.samplerJobs.Add(1)
+	}
 	s.pending = append(s.pending, j)
 	s.mu.Unlock()
-	s.cond.Signal()
+	s.cond.Broadcast() // wake an idle worker, or one waiting to merge this job
 	r := <-j.done
 	return r.st, r.err
+}
+
+// beginSampling and endSampling bracket a sampling request's decode loop
+// (after its prefill), so steps know it will soon ask for another.
+func (s *scheduler) beginSampling() { s.samplers.Add(1) }
+func (s *scheduler) endSampling()   { s.samplers.Add(-1) }
+
+// stepSampled advances a sampling request's one-row state (see step).
+func (s *scheduler) stepSampled(ctx context.Context, st *onnx.State, tok int32) (*onnx.State, error) {
+	return s.submit(&job{ctx: ctx, st: st, toks: []int32{tok}, sampler: true})
+}
+
+// shouldWait reports, under mu, whether the step at the head of the queue
+// should wait for sampling requests that are choosing their next token:
+// there is room for their rows and mergeWait allows it. Alone (one
+// request in flight) nothing is expected, so nothing waits.
+func (s *scheduler) shouldWait() bool {
+	if s.closed || s.mergeWait <= 0 || len(s.pending) == 0 || s.pending[0].prefill != nil {
+		return false
+	}
+	rows := 0
+	for _, j := range s.pending {
+		if j.prefill == nil {
+			rows += j.rows()
+		}
+	}
+	return rows < s.mergeRows && s.samplers.Load() > s.samplerJobs.Load()
+}
+
+// waitForStragglers waits, under mu, until shouldWait turns false or
+// mergeWait has passed. It counts as idle, so a worker that takes the
+// jobs meanwhile still shares them out.
+func (s *scheduler) waitForStragglers() {
+	deadline := time.Now().Add(s.mergeWait)
+	for s.shouldWait() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		t := time.AfterFunc(left, func() {
+			s.mu.Lock() // not before this worker is in Wait
+			s.mu.Unlock()
+			s.cond.Broadcast()
+		})
+		s.idle++
+		s.cond.Wait()
+		s.idle--
+		t.Stop()
+	}
 }
 
 // prefill runs the prompts and returns a state with one row per prompt.
@@ -110,6 +176,11 @@ func (s *scheduler) work() {
 		if len(s.pending) == 0 && s.closed {
 			s.mu.Unlock()
 			return
+		}
+		s.waitForStragglers()
+		if len(s.pending) == 0 {
+			s.mu.Unlock()
+			continue // another worker took them
 		}
 		batch, rest := take(s.pending, s.idle, s.maxBatch, s.mergeRows)
 		s.pending = rest
@@ -171,12 +242,21 @@ func (j *job) rows() int {
 	return len(j.toks)
 }
 
+// answer hands a job its result. A sampling request counts as choosing
+// its next token from here on (shouldWait).
+func (s *scheduler) answer(j *job, r result) {
+	if j.sampler {
+		s.samplerJobs.Add(-1)
+	}
+	j.done <- r
+}
+
 // live drops cancelled jobs from a batch, answering them.
-func live(batch []*job) []*job {
+func (s *scheduler) live(batch []*job) []*job {
 	out := batch[:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			j.done <- result{st: j.st, err: err}
+			s.answer(j, result{st: j.st, err: err})
 			continue
 		}
 		out = append(out, j)
@@ -185,7 +265,7 @@ func live(batch []*job) []*job {
 }
 
 func (s *scheduler) runPrefill(batch []*job) {
-	batch = live(batch)
+	batch = s.live(batch)
 	if len(batch) == 0 {
 		return
 	}
@@ -221,7 +301,7 @@ func (s *scheduler) runPrefill(batch []*job) {
 }
 
 func (s *scheduler) runStep(batch []*job) {
-	batch = live(batch)
+	batch = s.live(batch)
 	if len(batch) == 0 {
 		return
 	}
@@ -231,7 +311,7 @@ func (s *scheduler) runStep(batch []*job) {
 			s.onBatch(len(j.toks))
 		}
 		err := s.m.Step(j.st, j.toks)
-		j.done <- result{st: j.st, err: err}
+		s.answer(j, result{st: j.st, err: err})
 		return
 	}
 	states := make([]*onnx.State, len(batch))
@@ -258,10 +338,10 @@ func (s *scheduler) runStep(batch []*job) {
 	}
 	for i, j := range batch {
 		if err != nil {
-			j.done <- result{st: j.st, err: err}
+			s.answer(j, result{st: j.st, err: err})
 			continue
 		}
 		j.st.Close()
-		j.done <- result{st: parts[i]}
+		s.answer(j, result{st: parts[i]})
 	}
 }

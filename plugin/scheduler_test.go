@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/neo-search/neo/onnx"
 )
@@ -28,7 +29,7 @@ func TestStepRefusedKeepsState(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newScheduler(nil, 4, 4, tc.maxQueue, nil)
+			s := newScheduler(nil, 4, 4, tc.maxQueue, 0, nil)
 			defer s.close()
 			if tc.closed {
 				s.close()
@@ -76,6 +77,39 @@ func TestTake(t *testing.T) {
 			}
 			if !slices.Equal(batch, tc.batch) || !slices.Equal(rest, tc.rest) {
 				t.Fatalf("batch %d jobs, rest %d jobs; want %d, %d", len(batch), len(rest), len(tc.batch), len(tc.rest))
+			}
+		})
+	}
+}
+
+func TestShouldWait(t *testing.T) {
+	step := func(rows int) *job { return &job{toks: make([]int32, rows)} }
+	pre := &job{prefill: [][]int32{{1}}}
+	tests := []struct {
+		name             string
+		pending          []*job
+		samplers, queued int64
+		mergeRows        int
+		wait             time.Duration
+		closed           bool
+		want             bool
+	}{
+		{"a sampler is choosing its token", []*job{step(1)}, 2, 1, 16, time.Millisecond, false, true},
+		{"alone: nobody else will come", []*job{step(1)}, 1, 1, 16, time.Millisecond, false, false},
+		{"every sampler already queued or running", []*job{step(1), step(1)}, 3, 3, 16, time.Millisecond, false, false},
+		{"batch full", []*job{step(10), step(6)}, 5, 2, 16, time.Millisecond, false, false},
+		{"prefill at the head", []*job{pre, step(1)}, 4, 1, 16, time.Millisecond, false, false},
+		{"waiting off", []*job{step(1)}, 4, 1, 16, -1, false, false},
+		{"closed", []*job{step(1)}, 4, 1, 16, time.Millisecond, true, false},
+		{"nothing pending", nil, 4, 0, 16, time.Millisecond, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scheduler{mergeRows: tc.mergeRows, mergeWait: tc.wait, pending: tc.pending, closed: tc.closed}
+			s.samplers.Store(tc.samplers)
+			s.samplerJobs.Store(tc.queued)
+			if got := s.shouldWait(); got != tc.want {
+				t.Fatalf("shouldWait = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -39,6 +39,7 @@ type serveOptions struct {
 	progress                                     io.Writer // progress bars of the demo import; nil = silent
 	ortLib                                       string
 	threads, maxBatch, mergeRows, engineQueue    int
+	mergeWait                                    time.Duration
 	api                                          api.Config
 }
 
@@ -117,6 +118,7 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 	fs.StringVar(&o.ortLib, "ort-lib", env.str("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
 	fs.IntVar(&o.threads, "threads", env.int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
 	fs.IntVar(&o.maxBatch, "max-batch", env.int("NEO_MAX_BATCH", 0), "rows per batched model run (env NEO_MAX_BATCH; 0 = engine default)")
+	fs.DurationVar(&o.mergeWait, "merge-wait", env.dur("NEO_MERGE_WAIT", 0), "longest a decode step waits for sampling requests about to step, to share its run (env NEO_MERGE_WAIT; 0 = engine default 300µs; negative: never wait)")
 	fs.IntVar(&o.mergeRows, "merge-rows", env.int("NEO_MERGE_ROWS", 0), "rows per decode step that merges requests (env NEO_MERGE_ROWS; 0 = engine default 16; on a GPU use --max-batch)")
 	fs.IntVar(&o.engineQueue, "engine-queue", env.int("NEO_ENGINE_QUEUE", 0), "requests waiting for a decode slot inside the engine (env NEO_ENGINE_QUEUE; 0 = engine default)")
 	a := &o.api
@@ -277,7 +279,7 @@ func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*servi
 		}
 		lim := o.api.Limits
 		eng, err := plugin.Open(o.modelDir, cat, plugin.Config{
-			LibraryPath: o.ortLib, IntraOpThreads: o.threads, MaxBatch: o.maxBatch, MergeRows: o.mergeRows, MaxQueue: o.engineQueue,
+			LibraryPath: o.ortLib, IntraOpThreads: o.threads, MaxBatch: o.maxBatch, MergeRows: o.mergeRows, MergeWait: o.mergeWait, MaxQueue: o.engineQueue,
 			// The engine checks the same bounds the API does, so a request
 			// the API lets through is not refused further down.
 			MaxK: lim.MaxK, MaxTokens: lim.MaxTokens, MaxHistory: lim.MaxHistory,
