@@ -102,26 +102,14 @@ type trainEvalOut struct {
 // preset and a few steps, and decodes what it prints.
 func runTrainEval(t *testing.T, data string, extra ...string) trainEvalOut {
 	t.Helper()
-	out, err := os.CreateTemp(t.TempDir(), "stdout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout := os.Stdout
-	os.Stdout = out
 	args := append([]string{"--data", data, "--train", "--json", "--quiet", "--preset", "tiny", "--vocab", "300",
 		"--steps-multi", "2,1,3", "--steps-search", "2,1,2", "--steps-recommend", "2,1,2", "--max-seq", "160"}, extra...)
-	code := runEval(args)
-	os.Stdout = stdout
-	out.Close()
-	raw, err := os.ReadFile(out.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, code := captureStdout(t, func() int { return runEval(args) })
 	if code != 0 {
 		t.Fatalf("neo eval --train exit %d; stdout %s", code, raw)
 	}
 	var rep trainEvalOut
-	if err := json.Unmarshal(raw, &rep); err != nil {
+	if err := json.Unmarshal([]byte(raw), &rep); err != nil {
 		t.Fatalf("%v: %s", err, raw)
 	}
 	if rep.InvalidSIDs != 0 || rep.Errors != 0 {
