@@ -144,10 +144,16 @@ func benchServe(args []string) int {
 		Timeout:   2 * time.Minute,
 		Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute},
 	}
-	histories, err := benchHistories(o.demoDir)
-	if err != nil || (*endpoint != "search" && len(histories) == 0) {
-		fmt.Fprintln(os.Stderr, "neo bench serve: no histories for --endpoint", *endpoint, err)
-		return 1
+	var histories [][]string
+	if *endpoint != "search" {
+		histories, err = benchHistories(o.demoDir)
+		if err == nil && len(histories) == 0 {
+			err = errors.New("no train interactions")
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "neo bench serve: no histories for --endpoint %s: %v\n", *endpoint, err)
+			return 1
+		}
 	}
 	res := serveBenchResult{Queries: len(queries), K: *k, Endpoint: *endpoint, Model: st.modelState()}
 	if st.eng == nil {
@@ -322,15 +328,14 @@ func benchHistories(dir string) ([][]string, error) {
 		return nil, err
 	}
 	defer f.Close()
+	evs, err := index.ReadInteractions(f)
+	if err != nil {
+		return nil, err
+	}
 	var out [][]string
 	idx := map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			User, Item, Split string
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Split != "train" || ev.User == "" || ev.Item == "" {
+	for _, ev := range evs {
+		if ev.Split != "train" {
 			continue
 		}
 		i, ok := idx[ev.User]
@@ -345,7 +350,7 @@ func benchHistories(dir string) ([][]string, error) {
 		}
 		out[i] = h
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // parseLevels reads "1,4,16".
