@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/neo-search/neo/api"
@@ -35,6 +36,9 @@ type serveLevel struct {
 	P50Ms       float64 `json:"p50_ms"`
 	P99Ms       float64 `json:"p99_ms"`
 	Errors      int     `json:"errors"`
+	// CPUPct is the process's CPU time (user+system, server and client
+	// together) over the level's wall time, in percent of one core.
+	CPUPct float64 `json:"cpu_pct"`
 }
 
 // serveBenchResult is what `neo bench serve --json` prints.
@@ -217,9 +221,9 @@ func benchServe(args []string) int {
 		fmt.Println(string(b))
 	} else {
 		fmt.Printf("items %d, %d queries, endpoint %s, k=%d, model %s\n", res.Items, res.Queries, res.Endpoint, res.K, res.Model)
-		fmt.Printf("%12s %10s %10s %10s %8s\n", "concurrency", "rps", "p50 ms", "p99 ms", "errors")
+		fmt.Printf("%12s %10s %10s %10s %8s %8s\n", "concurrency", "rps", "p50 ms", "p99 ms", "errors", "cpu %")
 		for _, l := range res.Levels {
-			fmt.Printf("%12d %10.1f %10.2f %10.2f %8d\n", l.Concurrency, l.RPS, l.P50Ms, l.P99Ms, l.Errors)
+			fmt.Printf("%12d %10.1f %10.2f %10.2f %8d %8.0f\n", l.Concurrency, l.RPS, l.P50Ms, l.P99Ms, l.Errors, l.CPUPct)
 		}
 		fmt.Printf("BM25 _search anchor: p50 %.2f ms, p99 %.2f ms\n", res.BM25P50Ms, res.BM25P99Ms)
 		if res.FirstError != "" {
@@ -252,6 +256,7 @@ func runLevel(n, c int, do func(i int) (int, error)) (serveLevel, string) {
 	var next, errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for range c {
 		wg.Add(1)
@@ -274,10 +279,20 @@ func runLevel(n, c int, do func(i int) (int, error)) (serveLevel, string) {
 	}
 	wg.Wait()
 	el := time.Since(start).Seconds()
+	cpu := (processCPU() - cpu0).Seconds()
 	slices.Sort(lat)
 	first, _ := firstErr.Load().(string)
 	return serveLevel{Concurrency: c, Requests: n, RPS: float64(n) / el,
-		P50Ms: quantile(lat, 0.50), P99Ms: quantile(lat, 0.99), Errors: int(errs.Load())}, first
+		P50Ms: quantile(lat, 0.50), P99Ms: quantile(lat, 0.99), Errors: int(errs.Load()), CPUPct: 100 * cpu / el}, first
+}
+
+// processCPU is the user plus system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func quantile(sorted []float64, q float64) float64 {

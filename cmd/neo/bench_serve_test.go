@@ -11,8 +11,9 @@ import (
 )
 
 // TestBenchServe runs `neo bench serve` briefly against each endpoint and
-// checks the JSON it prints: every level answered without errors, the
-// BM25 anchor was measured, and bad flags are refused.
+// checks the JSON it prints: every level answered without errors and
+// measured its CPU use, the BM25 anchor was measured, and bad flags are
+// refused.
 func TestBenchServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the demo server")
@@ -46,8 +47,8 @@ func TestBenchServe(t *testing.T) {
 				t.Fatalf("endpoint %q, %d levels, want %q and 2", res.Endpoint, len(res.Levels), ep)
 			}
 			for _, l := range res.Levels {
-				if l.Errors != 0 || l.Requests != 6 || l.RPS <= 0 || l.P50Ms <= 0 {
-					t.Errorf("level %+v: want 6 requests, no errors, rps and p50 > 0 (first error %q)", l, res.FirstError)
+				if l.Errors != 0 || l.Requests != 6 || l.RPS <= 0 || l.P50Ms <= 0 || l.CPUPct <= 0 {
+					t.Errorf("level %+v: want 6 requests, no errors, rps, p50 and cpu_pct > 0 (first error %q)", l, res.FirstError)
 				}
 			}
 			if res.BM25P50Ms <= 0 {
