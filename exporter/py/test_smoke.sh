@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trainer smoke test (CI, well under 2 minutes): synthetic shards ->
 # train.py --preset tiny, interrupted after 10 steps and resumed -> ONNX
-# export + parity fixture -> the Go parity test against that model.
+# export (shape arithmetic folded, exporter/py/simplify.py) + parity
+# fixture -> the Go parity test against that model.
 #
 #   exporter/py/test_smoke.sh            (from anywhere; needs Go, npm on first use)
 #   KEEP=1 exporter/py/test_smoke.sh     keeps the work folder
@@ -44,7 +45,17 @@ assert set(t["sid_accuracy"]) == {"type", "l0", "l1", "l2", "l3"}, t["sid_accura
 assert neo["model"]["layers"] == 2 and t["data_hash"]
 assert [s["loss"] for s in t["stages"]] == [s["loss"] for s in ref["training"]["stages"]], "resumed run differs from uninterrupted run"
 assert open(os.path.join(m, "parity.bin"), "rb").read() == open(os.path.join(w, "ref", "parity.bin"), "rb").read()
-print("smoke: outputs ok; resumed run identical to uninterrupted run")
+import onnx
+sys.path.insert(0, "exporter/py")
+from simplify import compute_nodes, simplify
+g = onnx.load(os.path.join(m, "model.onnx"))
+shapes = sum(n.op_type == "Shape" for n in g.graph.node)
+# export folded the shape arithmetic: what is left is the attention mask's
+# two lengths and one batch size per layer, and a second pass finds nothing.
+assert shapes <= 2 + neo["model"]["layers"], f"{shapes} Shape nodes left after export"
+n = compute_nodes(g)
+assert compute_nodes(simplify(g)) == n, "simplify is not idempotent"
+print(f"smoke: outputs ok; resumed run identical to uninterrupted run; {n} nodes, {shapes} Shape")
 EOF
 
 scripts/install-onnxruntime.sh --quiet >/dev/null
