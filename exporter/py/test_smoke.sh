@@ -21,6 +21,8 @@ start=$SECONDS
 
 "$py" -c 'import torch, numpy' 2>/dev/null || { echo "smoke: $py lacks torch/numpy (apt-get install python3-torch python3-numpy)" >&2; exit 1; }
 
+"$py" exporter/py/test_simplify.py 2>&1 | tail -1 | grep -qx OK || { "$py" exporter/py/test_simplify.py; echo "smoke: simplify unit tests failed" >&2; exit 1; }
+
 "$py" exporter/py/make_synthetic.py --out "$work/export"
 
 # Interrupted run, then --resume: must finish and match an uninterrupted run.
