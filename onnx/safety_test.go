@@ -414,7 +414,9 @@ var errCancelled = errors.New("cancelled")
 // steps and closes its states. Every request checks its rows against a
 // recomputation after each step: a KV buffer shared by two live states,
 // or written by onnxruntime after it went back to the pool, shows up as a
-// mismatch; data races show up under -race.
+// mismatch; data races show up under -race. plugin's TestSchedulerSafety
+// runs the same checks through the real scheduler; this one stays because
+// it also checks, from inside the package, that no tensor is left alive.
 func TestSafetySchedulerPattern(t *testing.T) {
 	m := loadModel(t, parityDir())
 	base := liveTensors.Load()
