@@ -107,10 +107,15 @@ def export_onnx(model, path, opset=OPSET):
 
         m = onnx.load(tmp)
         before = compute_nodes(m)
-        m = simplify(m)
-        onnx.checker.check_model(m)
-        onnx.save(m, tmp)
-        print(f"export: shape arithmetic folded, {before} -> {compute_nodes(m)} nodes", file=sys.stderr)
+        try:
+            m = simplify(m)
+            onnx.checker.check_model(m)
+        except Exception as e:  # the unfolded graph is valid, only slower: keep it
+            print(f"export: folding the shape arithmetic failed ({type(e).__name__}: {e}); "
+                  "model.onnx keeps it", file=sys.stderr)
+        else:
+            onnx.save(m, tmp)
+            print(f"export: shape arithmetic folded, {before} -> {compute_nodes(m)} nodes", file=sys.stderr)
     os.replace(tmp, path)
     return path
 

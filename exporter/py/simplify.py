@@ -56,6 +56,8 @@ def _attrs(node):
 
 
 def _np_dtype(onnx_type):
+    if hasattr(helper, "tensor_dtype_to_np_dtype"):  # onnx >= 1.13; onnx.mapping is gone in 1.19
+        return helper.tensor_dtype_to_np_dtype(onnx_type)
     return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[onnx_type]
 
 
@@ -73,7 +75,11 @@ def _evaluate(node, a):
     if op == "Cast":
         return a[0].astype(_np_dtype(at["to"]))
     if op == "Div":
-        val = (a[0] // a[1]) if a[0].dtype.kind in "iu" else a[0] / a[1]
+        if a[0].dtype.kind in "iu":  # ONNX integer Div truncates toward zero; numpy // floors
+            q = a[0] // a[1]
+            val = q + ((q < 0) & (q * a[1] != a[0]))
+        else:
+            val = a[0] / a[1]
         return val.astype(a[0].dtype)
     if op == "Mul":
         return (a[0] * a[1]).astype(a[0].dtype)
@@ -115,7 +121,7 @@ def _partial(node, ins, consts, partial, shapes):
     def vec(name):
         if name in partial:
             return partial[name]
-        if name in consts and consts[name].ndim <= 1:
+        if name in consts and consts[name].ndim <= 1 and consts[name].dtype.kind in "iu":
             v = [int(x) for x in consts[name].reshape(-1)]
             return tuple(v) if consts[name].ndim == 0 else v
         return None
@@ -152,7 +158,12 @@ def _const_node(name, value):
 
 
 def _reshape_target(target, data_dims):
-    """A constant Reshape target for a symbolic one, or None."""
+    """A constant Reshape target for a symbolic one, or None.
+
+    The target is rebuilt without allowzero, so its 0 entries mean "copy
+    the input's dimension". A -1 is only ever moved, never added: a new -1
+    could not be resolved when another dimension is 0 at run time."""
+    had_free = -1 in target
     target = list(target)
     if -1 in target and data_dims is not None and None not in data_dims and None not in target:
         # The -1 may be static: what is left of the input once the
@@ -182,7 +193,9 @@ def _reshape_target(target, data_dims):
         else:
             out.append(-1)
             free += 1
-    return out if free <= 1 else None
+    if free > 1 or (free == 1 and not had_free):
+        return None
+    return out
 
 
 def _expand_target(out_dims, in_dims):
@@ -205,7 +218,8 @@ def simplify(model, max_rounds=8, log=None):
         model = shape_inference.infer_shapes(model, data_prop=True)
         g = model.graph
         shapes = {vi.name: _dims(vi) for vi in list(g.value_info) + list(g.input) + list(g.output)}
-        consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        overridable = {i.name for i in g.input}  # an initializer that is also an input is only a default
+        consts = {i.name: numpy_helper.to_array(i) for i in g.initializer if i.name not in overridable}
         partial = {}
         nodes, changed = [], 0
         for n in g.node:
@@ -217,8 +231,8 @@ def simplify(model, max_rounds=8, log=None):
                 nodes.append(n)
                 continue
             val = None
-            if n.op_type in _EVAL_OPS and ins and all(i in consts for i in ins if i):
-                val = _evaluate(n, [consts[i] for i in ins if i])
+            if n.op_type in _EVAL_OPS and ins and all(i in consts for i in ins):  # "" (omitted input): not folded
+                val = _evaluate(n, [consts[i] for i in ins])
             else:
                 p = _partial(n, ins, consts, partial, shapes)
                 if p is not None:
@@ -249,7 +263,7 @@ def simplify(model, max_rounds=8, log=None):
                     continue
             nodes.append(n)
         # Drop what no graph output needs.
-        needed = {o.name for o in g.output}
+        needed = {o.name for o in g.output} | _subgraph_inputs(g)
         keep = []
         for n in reversed(nodes):
             if any(o in needed for o in n.output):
@@ -265,6 +279,18 @@ def simplify(model, max_rounds=8, log=None):
         if changed == 0 and removed == 0:
             break
     return model
+
+
+def _subgraph_inputs(g):
+    """Names read inside If/Loop/Scan bodies (outer-scope references included)."""
+    out = set()
+    for n in g.node:
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                for m in sub.node:
+                    out.update(i for i in m.input if i)
+                out |= _subgraph_inputs(sub)
+    return out
 
 
 def compute_nodes(model):

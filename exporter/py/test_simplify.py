@@ -12,7 +12,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simplify import _expand_target, _reshape_target, compute_nodes, simplify  # noqa: E402
+from simplify import _dims, _expand_target, _reshape_target, compute_nodes, simplify  # noqa: E402
 
 
 class ReshapeTarget(unittest.TestCase):
@@ -24,7 +24,11 @@ class ReshapeTarget(unittest.TestCase):
             ("static -1 resolved", ["batch", -1, "total", 32], ["batch", 2, 2, "total", 32], [0, 4, -1, 32]),
             ("merge heads", ["batch", -1, 128], ["batch", "sequence", 4, 32], [0, -1, 128]),
             ("two unknowns", ["batch", -1, "total", 32], None, None),
-            ("unknown entry", ["batch", None, 4, 32], ["batch", "sequence", 128], [0, -1, 4, 32]),
+            ("unknown entry, no -1 to move", ["batch", None, 4, 32], ["batch", "sequence", 128], None),
+            ("unknown entry takes the -1", ["batch", -1, 4, 32], ["batch", None, 128], [0, -1, 4, 32]),
+            ("repeated name", ["batch", "batch"], ["batch", "batch"], [0, 0]),
+            ("name used twice, once in data", ["batch", "batch", -1], ["batch", 6], None),
+            ("decode merge heads", ["batch", -1, 32], ["batch", None, 2, 16], [0, -1, 32]),
             ("literal zero", ["batch", 0, 4], ["batch", 0, 4], None),
             ("name elsewhere", ["sequence", "batch"], ["batch", "sequence"], None),
         ]
@@ -63,6 +67,56 @@ def _split_heads_graph():
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "sequence", 2, 4])
     g = helper.make_graph(nodes, "split", [x], [y])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+
+
+def _c(name, v, dt=np.int64):
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(v, dtype=dt), name))
+
+
+def _model(nodes, inputs, outputs, inits=()):
+    return helper.make_model(helper.make_graph(nodes, "t", inputs, outputs, initializer=list(inits)),
+                             opset_imports=[helper.make_opsetid("", 14)])
+
+
+def _consts(m):
+    return {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in m.graph.node if n.op_type == "Constant"}
+
+
+def _shape_out():  # y: an int64 1-D graph output, so a folded value can be read back
+    return [helper.make_tensor_value_info("y", TensorProto.INT64, [None])]
+
+
+class Evaluate(unittest.TestCase):
+    """Folding must compute what onnxruntime would, or leave the node alone."""
+
+    def test_int_div_truncates_like_onnx(self):
+        m = _model([_c("a", [-7]), _c("b", [2]), helper.make_node("Div", ["a", "b"], ["y"])], [], _shape_out())
+        self.assertEqual(_consts(simplify(m))["y"].tolist(), [-3])  # onnxruntime: -3; numpy //: -4
+
+    def test_omitted_optional_input(self):
+        m = _model([_c("d", [1, 2, 3, 12]), _c("st", [3]), _c("en", [1]), _c("sp", [-1]),
+                   helper.make_node("Slice", ["d", "st", "en", "", "sp"], ["y"])], [], _shape_out())
+        s = simplify(m)
+        got = _consts(s).get("y")
+        self.assertTrue(got is None or got.tolist() == [12, 3], got)
+
+    def test_initializer_that_is_an_input_is_not_folded(self):
+        w = numpy_helper.from_array(np.ones(2, np.float32), "w")
+        m = _model([helper.make_node("Add", ["w", "w"], ["y"])], [helper.make_tensor_value_info("w", TensorProto.FLOAT, [2])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])], inits=[w])
+        self.assertIn("Add", [n.op_type for n in simplify(m).graph.node])
+
+    def test_outer_scope_value_of_a_subgraph_is_kept(self):
+        br = lambda src, out: helper.make_graph([helper.make_node("Identity", [src], [out])], "b", [],  # noqa: E731
+                                           [helper.make_tensor_value_info(out, TensorProto.FLOAT, [2])])
+        m = _model([helper.make_node("Neg", ["x"], ["nx"]), _c("cond", True, np.bool_),
+                   helper.make_node("If", ["cond"], ["y"], then_branch=br("nx", "t"), else_branch=br("x", "e"))],
+                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+        onnx.checker.check_model(simplify(m))
+
+    def test_invented_names_are_unknown(self):
+        vi = helper.make_tensor_value_info("v", TensorProto.FLOAT, ["batch", "unk__3", 4])
+        self.assertEqual(_dims(vi), ["batch", None, 4])
 
 
 class Graph(unittest.TestCase):
