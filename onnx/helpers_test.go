@@ -18,6 +18,10 @@ var modelFlag = flag.String("model", "", "model directory for TestParity (defaul
 
 const tinyDir = "testdata/tiny"
 
+// tinyNoKeepDir is the tiny model as exported before the graph passes:
+// no num_logits_to_keep, so a prefill materialises every position's logits.
+const tinyNoKeepDir = "testdata/tiny_nokeep"
+
 func parityDir() string {
 	if *modelFlag != "" {
 		return *modelFlag

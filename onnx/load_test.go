@@ -10,10 +10,17 @@ import (
 )
 
 func TestLoadDiscovers(t *testing.T) {
-	m := loadModel(t, tinyDir)
-	want := Dims{Layers: 2, KVHeads: 1, HeadDim: 16, Vocab: 256}
-	if m.Dims() != want {
-		t.Fatalf("Dims %+v, want %+v", m.Dims(), want)
+	for _, tc := range []struct {
+		dir  string
+		keep bool
+	}{{tinyDir, true}, {tinyNoKeepDir, false}} {
+		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
+			m := loadModel(t, tc.dir)
+			want := Dims{Layers: 2, KVHeads: 1, HeadDim: 16, Vocab: 256, KeepLogits: tc.keep}
+			if m.Dims() != want {
+				t.Fatalf("Dims %+v, want %+v", m.Dims(), want)
+			}
+		})
 	}
 	if v := Version(); v != LibraryVersion {
 		t.Errorf("Version %q, want %q", v, LibraryVersion)

@@ -32,6 +32,11 @@ type Dims struct {
 	KVHeads int // key/value heads per layer (Hkv)
 	HeadDim int // size of one head (D)
 	Vocab   int // logits width (V)
+	// KeepLogits: the model takes num_logits_to_keep (int64 [1]; k > 0
+	// computes the logits of the last k positions only, 0 all of them),
+	// so a prefill skips the LM head for every prompt position but the
+	// last (exporter/py/logits_keep.py). Models without it load as well.
+	KeepLogits bool
 }
 
 // ErrBadModel is wrapped by every error about a model file that is
@@ -45,9 +50,15 @@ type Model struct {
 	dims     Dims
 	mu       sync.RWMutex // guards session: runs hold it shared, Close exclusively
 	session  *ort.DynamicAdvancedSession
-	inNames  []string // input_ids, attention_mask, position_ids, past k0, v0, k1, ...
+	inNames  []string // input_ids, attention_mask, position_ids, past k0, v0, k1, ..., [num_logits_to_keep]
 	outNames []string // logits, present k0, v0, k1, ...
+	// keepLast and keepAll feed num_logits_to_keep (1 and 0) when the
+	// model has it; read-only, shared by all runs.
+	keepLast, keepAll *ort.Tensor[int64]
 }
+
+// keepInput is the optional input that limits which positions get logits.
+const keepInput = "num_logits_to_keep"
 
 // Load opens dir/model.onnx (dir may also name the .onnx file itself),
 // initialising onnxruntime first if needed. A missing, corrupt or
@@ -83,6 +94,16 @@ func Load(dir string, cfg Config) (*Model, error) {
 		m.inNames = append(m.inNames, pastName(i, "key"), pastName(i, "value"))
 		m.outNames = append(m.outNames, presentName(i, "key"), presentName(i, "value"))
 	}
+	if dims.KeepLogits {
+		m.inNames = append(m.inNames, keepInput)
+		if m.keepLast, err = ort.NewTensor(ort.NewShape(1), []int64{1}); err == nil {
+			m.keepAll, err = ort.NewTensor(ort.NewShape(1), []int64{0})
+		}
+		if err != nil {
+			m.destroyKeep()
+			return nil, fmt.Errorf("onnx: %s tensors: %w", keepInput, err)
+		}
+	}
 
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
@@ -97,9 +118,19 @@ func Load(dir string, cfg Config) (*Model, error) {
 	}
 	m.session, err = ort.NewDynamicAdvancedSessionWithONNXData(data, m.inNames, m.outNames, opts)
 	if err != nil {
+		m.destroyKeep()
 		return nil, fmt.Errorf("%w: %s: creating session: %v", ErrBadModel, path, err)
 	}
 	return m, nil
+}
+
+func (m *Model) destroyKeep() {
+	for _, t := range []*ort.Tensor[int64]{m.keepLast, m.keepAll} {
+		if t != nil {
+			t.Destroy()
+		}
+	}
+	m.keepLast, m.keepAll = nil, nil
 }
 
 func pastName(i int, kv string) string    { return "past_key_values." + strconv.Itoa(i) + "." + kv }
@@ -125,8 +156,13 @@ func discover(ins, outs []ort.InputOutputInfo) (Dims, error) {
 		}
 		switch x.Name {
 		case "input_ids", "attention_mask", "position_ids":
+		case keepInput:
+			if err := checkTensor(x, ort.TensorElementDataTypeInt64, 1); err != nil {
+				return d, err
+			}
+			d.KeepLogits = true
 		default:
-			return d, fmt.Errorf("unexpected input %q (want input_ids, attention_mask, position_ids, past_key_values.{i}.key|value)", x.Name)
+			return d, fmt.Errorf("unexpected input %q (want input_ids, attention_mask, position_ids, past_key_values.{i}.key|value and optionally %s)", x.Name, keepInput)
 		}
 	}
 	for _, name := range []string{"input_ids", "attention_mask", "position_ids"} {
@@ -250,5 +286,6 @@ func (m *Model) Close() error {
 	}
 	err := m.session.Destroy()
 	m.session = nil
+	m.destroyKeep()
 	return err
 }

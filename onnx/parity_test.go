@@ -15,8 +15,10 @@ const parityTol = 1e-4
 // sequence without one.
 func TestParity(t *testing.T) {
 	dirs := []string{parityDir()}
-	// the committed demo model carries its own fixture from training
+	// the committed demo model carries its own fixture from training, and
+	// a model exported without the graph passes must decode the same
 	if *modelFlag == "" && os.Getenv("NEO_PARITY_MODEL") == "" {
+		dirs = append(dirs, tinyNoKeepDir)
 		if _, err := os.Stat(filepath.Join(demoDir, "parity.json")); err == nil {
 			dirs = append(dirs, demoDir)
 		}

@@ -11,8 +11,9 @@ import (
 )
 
 // prefillBudget bounds the logits one prefill run materialises
-// (rows × chunk × vocab floats, 16 MiB): long batched prompts are prefilled
-// in chunks through the KV cache instead of producing [B,S,V] at once.
+// (rows × chunk × vocab floats, 16 MiB) for a model without
+// num_logits_to_keep: long batched prompts are prefilled in chunks through
+// the KV cache instead of producing [B,S,V] at once.
 // A variable so that tests can force chunking.
 var prefillBudget = 4 << 20
 
@@ -106,7 +107,7 @@ func (m *Model) newState(rows, plen, headroom int) *State {
 		ids:       make([]int64, rows),
 		pos:       make([]int64, rows),
 		shape:     make([]int64, 0, 4),
-		inputs:    make([]ort.Value, 3+n),
+		inputs:    make([]ort.Value, len(m.inNames)),
 		outputs:   make([]ort.Value, 1+n),
 		h:         &handles{kvCur: make([]*ort.Tensor[float32], n)},
 	}
@@ -245,7 +246,10 @@ func (m *Model) Prefill(seqs [][]int32) (*State, error) {
 		}
 	}
 	s := m.newState(b, 0, l+64)
-	chunk := max(1, min(l, prefillBudget/(b*m.dims.Vocab)))
+	chunk := l // a model that keeps only the last logits materialises b×V
+	if !m.dims.KeepLogits {
+		chunk = max(1, min(l, prefillBudget/(b*m.dims.Vocab)))
+	}
 	var cids, cpos []int64
 	for start := 0; start < l; start += chunk {
 		c := min(chunk, l-start)
@@ -448,7 +452,7 @@ func (s *State) run(ids, pos []int64, S int, step bool, full []float32) error {
 	t := s.plen + S
 	s.mask, s.maskSpare = s.maskSpare[:s.rows*t], s.mask
 	s.plen = t
-	if !step {
+	if tmp.logits != nil {
 		v, cur := s.m.dims.Vocab, s.logitsCur
 		s.logits[cur] = grow(s.logits[cur], s.rows*v)
 		src := tmp.logits.GetData()
@@ -504,6 +508,14 @@ func (s *State) bind(tmp *runTemps, ids, pos []int64, S int, step bool, full []f
 		return err
 	}
 	s.inputs[1] = tmp.mask
+	if d.KeepLogits {
+		// Forward wants every position's logits; everything else only the last.
+		if full != nil {
+			s.inputs[len(s.inputs)-1] = s.m.keepAll
+		} else {
+			s.inputs[len(s.inputs)-1] = s.m.keepLast
+		}
+	}
 	for i := range s.kv {
 		if h.kvCur[i] == nil {
 			if h.kvCur[i], err = tensor(s, s.kv[i].cur[:rows*per*s.plen], rows, d.KVHeads, s.plen, d.HeadDim); err != nil {
@@ -514,8 +526,10 @@ func (s *State) bind(tmp *runTemps, ids, pos []int64, S int, step bool, full []f
 	}
 
 	// Outputs: logits, then the present cache written into the spare buffers.
+	// A step, and a prefill of a model that keeps only the last position's
+	// logits, write them straight into the live logits buffer.
 	v, cur := d.Vocab, s.logitsCur
-	if step {
+	if step || (d.KeepLogits && full == nil) {
 		s.logits[cur] = grow(s.logits[cur], rows*v)
 		if !views(h.logitsT[cur], s.logits[cur]) {
 			destroy(h.logitsT[cur])

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 )
 
@@ -40,7 +41,13 @@ func checkRows(t *testing.T, what string, m *Model, s *State, seqs [][]int32) {
 }
 
 func TestPrefillStep(t *testing.T) {
-	m := loadModel(t, tinyDir)
+	for _, dir := range []string{tinyDir, tinyNoKeepDir} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { testPrefillStep(t, dir) })
+	}
+}
+
+func testPrefillStep(t *testing.T, dir string) {
+	m := loadModel(t, dir)
 	seqs := testSeqs()
 	s, err := m.Prefill(seqs)
 	if err != nil {
@@ -70,7 +77,7 @@ func TestPrefillStep(t *testing.T) {
 }
 
 func TestChunkedPrefill(t *testing.T) {
-	m := loadModel(t, tinyDir)
+	m := loadModel(t, tinyNoKeepDir) // a model with num_logits_to_keep needs no chunks
 	// A long batch that does not fit one prefill run: chunks go through the
 	// cache and must give the same logits as the batch of one.
 	var seqs [][]int32

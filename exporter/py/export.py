@@ -101,21 +101,26 @@ def export_onnx(model, path, opset=OPSET):
     except ImportError:
         onnx = None
         print("export: python3-onnx not found: model.onnx keeps its shape arithmetic "
-              "(about 40% more nodes for onnxruntime to run per call)", file=sys.stderr)
+              "(about 40% more nodes for onnxruntime to run per call) and has no "
+              "num_logits_to_keep (a prefill computes every position's logits)", file=sys.stderr)
     if onnx is not None:
+        from logits_keep import add_num_logits_to_keep
         from simplify import compute_nodes, simplify
 
         m = onnx.load(tmp)
         before = compute_nodes(m)
         try:
-            m = simplify(m)
-            onnx.checker.check_model(m)
+            folded = simplify(m)
+            onnx.checker.check_model(folded)
         except Exception as e:  # the unfolded graph is valid, only slower: keep it
             print(f"export: folding the shape arithmetic failed ({type(e).__name__}: {e}); "
                   "model.onnx keeps it", file=sys.stderr)
         else:
-            onnx.save(m, tmp)
+            m = folded
             print(f"export: shape arithmetic folded, {before} -> {compute_nodes(m)} nodes", file=sys.stderr)
+        m = add_num_logits_to_keep(m)
+        onnx.checker.check_model(m)
+        onnx.save(m, tmp)
     os.replace(tmp, path)
     return path
 

@@ -12,6 +12,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from logits_keep import INPUT, add_num_logits_to_keep  # noqa: E402
 from simplify import _dims, _expand_target, _reshape_target, compute_nodes, simplify  # noqa: E402
 
 
@@ -131,6 +132,39 @@ class Graph(unittest.TestCase):
         reshape = next(n for n in s.graph.node if n.op_type == "Reshape")
         self.assertEqual(consts[reshape.input[1]].tolist(), [0, -1, 2, 4])
         self.assertEqual(compute_nodes(simplify(s)), 1, "a second pass changes nothing")
+
+
+def _lm_head_graph(op="MatMul"):
+    """h [batch, sequence, 4] -> logits [batch, sequence, 3] through a MatMul."""
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "w")
+    h = helper.make_tensor_value_info("h", TensorProto.FLOAT, ["batch", "sequence", 4])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "sequence", 3])
+    node = helper.make_node(op, ["h", "w"], ["logits"]) if op == "MatMul" else helper.make_node("Identity", ["h"], ["logits"])
+    return helper.make_model(helper.make_graph([node], "lm", [h], [y], initializer=[w]),
+                             opset_imports=[helper.make_opsetid("", 14)])
+
+
+class LogitsKeep(unittest.TestCase):
+    def test_adds_the_input_and_slices_before_the_lm_head(self):
+        m = add_num_logits_to_keep(_lm_head_graph())
+        onnx.checker.check_model(m, full_check=True)
+        inp = next(i for i in m.graph.input if i.name == INPUT)
+        self.assertEqual(inp.type.tensor_type.elem_type, TensorProto.INT64)
+        self.assertEqual([d.dim_value for d in inp.type.tensor_type.shape.dim], [1])
+        lm = next(n for n in m.graph.node if "logits" in n.output)
+        producer = next(n for n in m.graph.node if lm.input[0] in n.output)
+        self.assertEqual(producer.op_type, "Slice")
+        self.assertEqual(producer.input[0], "h")
+        self.assertEqual(m.graph.output[0].type.tensor_type.shape.dim[1].dim_param, "kept_sequence")
+
+    def test_idempotent(self):
+        m = add_num_logits_to_keep(_lm_head_graph())
+        n = len(m.graph.node)
+        self.assertEqual(len(add_num_logits_to_keep(m).graph.node), n)
+
+    def test_refuses_an_unknown_lm_head(self):
+        with self.assertRaises(ValueError):
+            add_num_logits_to_keep(_lm_head_graph("Identity"))
 
 
 if __name__ == "__main__":

@@ -53,8 +53,10 @@ from simplify import compute_nodes, simplify
 g = onnx.load(os.path.join(m, "model.onnx"))
 shapes = sum(n.op_type == "Shape" for n in g.graph.node)
 # export folded the shape arithmetic: what is left is the attention mask's
-# two lengths and one batch size per layer, and a second pass finds nothing.
-assert shapes <= 2 + neo["model"]["layers"], f"{shapes} Shape nodes left after export"
+# two lengths, one batch size per layer and the sequence length that
+# num_logits_to_keep reads; a second pass finds nothing.
+assert shapes <= 3 + neo["model"]["layers"], f"{shapes} Shape nodes left after export"
+assert any(i.name == "num_logits_to_keep" for i in g.graph.input), "export did not add num_logits_to_keep"
 n = compute_nodes(g)
 assert compute_nodes(simplify(g)) == n, "simplify is not idempotent"
 print(f"smoke: outputs ok; resumed run identical to uninterrupted run; {n} nodes, {shapes} Shape")
