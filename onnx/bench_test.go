@@ -61,3 +61,42 @@ func BenchmarkStep(b *testing.B) {
 	b.StopTimer()
 	s.Close()
 }
+
+// BenchmarkPrefill measures one prefill of $NEO_BENCH_ROWS prompts (default
+// 1) of $NEO_BENCH_LEN tokens (default 32), state closed after each:
+//
+//	go test ./onnx -run '^$' -bench Prefill -benchmem
+//
+// $NEO_BENCH_MODEL selects another model directory (default testdata/tiny).
+// A model with num_logits_to_keep computes the LM head for the last
+// position only; compare with testdata/tiny_nokeep.
+func BenchmarkPrefill(b *testing.B) {
+	dir := tinyDir
+	if d := os.Getenv("NEO_BENCH_MODEL"); d != "" {
+		dir = d
+	}
+	m := loadModel(b, dir)
+	v := int32(m.Vocab())
+	rows, n := 1, 32
+	if x, err := strconv.Atoi(os.Getenv("NEO_BENCH_ROWS")); err == nil && x > 0 {
+		rows = x
+	}
+	if x, err := strconv.Atoi(os.Getenv("NEO_BENCH_LEN")); err == nil && x > 0 {
+		n = x
+	}
+	prompts := make([][]int32, rows)
+	for r := range prompts {
+		for j := 0; j < n; j++ {
+			prompts[r] = append(prompts[r], int32(j*7+r)%v)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := m.Prefill(prompts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
