@@ -96,13 +96,6 @@ func Load(dir string, cfg Config) (*Model, error) {
 	}
 	if dims.KeepLogits {
 		m.inNames = append(m.inNames, keepInput)
-		if m.keepLast, err = ort.NewTensor(ort.NewShape(1), []int64{1}); err == nil {
-			m.keepAll, err = ort.NewTensor(ort.NewShape(1), []int64{0})
-		}
-		if err != nil {
-			m.destroyKeep()
-			return nil, fmt.Errorf("onnx: %s tensors: %w", keepInput, err)
-		}
 	}
 
 	opts, err := ort.NewSessionOptions()
@@ -118,8 +111,18 @@ func Load(dir string, cfg Config) (*Model, error) {
 	}
 	m.session, err = ort.NewDynamicAdvancedSessionWithONNXData(data, m.inNames, m.outNames, opts)
 	if err != nil {
-		m.destroyKeep()
 		return nil, fmt.Errorf("%w: %s: creating session: %v", ErrBadModel, path, err)
+	}
+	// Created last, so that no earlier error path has to release them.
+	if dims.KeepLogits {
+		if m.keepLast, err = ort.NewTensor(ort.NewShape(1), []int64{1}); err == nil {
+			m.keepAll, err = ort.NewTensor(ort.NewShape(1), []int64{0})
+		}
+		if err != nil {
+			m.destroyKeep()
+			m.session.Destroy()
+			return nil, fmt.Errorf("onnx: %s tensors: %w", keepInput, err)
+		}
 	}
 	return m, nil
 }
@@ -159,6 +162,9 @@ func discover(ins, outs []ort.InputOutputInfo) (Dims, error) {
 		case keepInput:
 			if err := checkTensor(x, ort.TensorElementDataTypeInt64, 1); err != nil {
 				return d, err
+			}
+			if x.Dimensions[0] != 1 && x.Dimensions[0] > 0 {
+				return d, fmt.Errorf("input %q has shape %v, want [1]", x.Name, x.Dimensions)
 			}
 			d.KeepLogits = true
 		default:

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -176,7 +177,14 @@ func copySeqs(seqs [][]int32) [][]int32 {
 // invariants, that no KV buffer is shared between live states, and the
 // logits against a recomputation; closed states must refuse every use.
 func TestSafetyRandomOps(t *testing.T) {
-	m := loadModel(t, parityDir())
+	// tiny_nokeep too: its prefills go through the cache in chunks.
+	for _, dir := range []string{parityDir(), tinyNoKeepDir} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { testSafetyRandomOps(t, dir) })
+	}
+}
+
+func testSafetyRandomOps(t *testing.T, dir string) {
+	m := loadModel(t, dir)
 	defer func(b int) { prefillBudget = b }(prefillBudget)
 	base := liveTensors.Load()
 	v := m.Vocab()

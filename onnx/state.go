@@ -407,11 +407,15 @@ func (t *runTemps) release() {
 
 // run executes the model for S new tokens per row. s.maskSpare must hold
 // the new mask [rows, plen+S]. step selects the cached [rows,1] input and
-// logits tensors (no per-step buffer allocation); otherwise temporary
+// logits tensors (no per-step buffer allocation); a prefill (full == nil)
+// of a model with num_logits_to_keep also writes straight into the live
+// logits buffer through the cached [rows,1,V] tensor; otherwise temporary
 // tensors are used, and the last position's logits are copied into the
 // live logits buffer (and all of them land in full when non-nil). On error
-// the state is left unchanged: the present cache is written to the spare
-// buffers and only committed after a successful run.
+// the cache, mask and length are left unchanged: the present cache is
+// written to the spare buffers and only committed after a successful run
+// (the live logits may have been overwritten by a failed step or prefill;
+// Prefill discards its state on error).
 func (s *State) run(ids, pos []int64, S int, step bool, full []float32) error {
 	var tmp runTemps
 	err := s.bind(&tmp, ids, pos, S, step, full)
@@ -421,6 +425,16 @@ func (s *State) run(ids, pos []int64, S int, step bool, full []float32) error {
 		if m.session == nil {
 			err = ErrClosed
 		} else {
+			if m.dims.KeepLogits {
+				// Bound under m.mu: Close destroys (and clears) the shared
+				// tensors. Forward wants every position's logits (0),
+				// everything else only the last (1).
+				keep := m.keepLast
+				if full != nil {
+					keep = m.keepAll
+				}
+				s.inputs[len(s.inputs)-1] = keep
+			}
 			err = m.session.Run(s.inputs, s.outputs)
 		}
 		m.mu.RUnlock()
@@ -508,14 +522,6 @@ func (s *State) bind(tmp *runTemps, ids, pos []int64, S int, step bool, full []f
 		return err
 	}
 	s.inputs[1] = tmp.mask
-	if d.KeepLogits {
-		// Forward wants every position's logits; everything else only the last.
-		if full != nil {
-			s.inputs[len(s.inputs)-1] = s.m.keepAll
-		} else {
-			s.inputs[len(s.inputs)-1] = s.m.keepLast
-		}
-	}
 	for i := range s.kv {
 		if h.kvCur[i] == nil {
 			if h.kvCur[i], err = tensor(s, s.kv[i].cur[:rows*per*s.plen], rows, d.KVHeads, s.plen, d.HeadDim); err != nil {

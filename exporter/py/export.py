@@ -118,8 +118,14 @@ def export_onnx(model, path, opset=OPSET):
         else:
             m = folded
             print(f"export: shape arithmetic folded, {before} -> {compute_nodes(m)} nodes", file=sys.stderr)
-        m = add_num_logits_to_keep(m)
-        onnx.checker.check_model(m)
+        try:
+            kept = add_num_logits_to_keep(m)
+            onnx.checker.check_model(kept)
+        except Exception as e:  # package onnx loads a model without it: keep going
+            print(f"export: adding num_logits_to_keep failed ({type(e).__name__}: {e}); "
+                  "a prefill will compute every position's logits", file=sys.stderr)
+        else:
+            m = kept
         onnx.save(m, tmp)
     os.replace(tmp, path)
     return path

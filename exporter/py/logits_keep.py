@@ -64,7 +64,7 @@ def add_num_logits_to_keep(model):
         g.node.insert(at + k, n)
     g.input.append(helper.make_tensor_value_info(INPUT, TensorProto.INT64, [1]))
     for o in g.output:
-        if o.name == "logits":
+        if o.name == "logits" and len(o.type.tensor_type.shape.dim) > 1:
             o.type.tensor_type.shape.dim[1].ClearField("dim_value")
             o.type.tensor_type.shape.dim[1].dim_param = "kept_sequence"
     return model
