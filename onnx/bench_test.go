@@ -17,16 +17,9 @@ import (
 // front, so allocs/op are what a step itself allocates (onnxruntime_go
 // tensor headers and Run's argument slices), not amortised cache growth.
 func BenchmarkStep(b *testing.B) {
-	dir := tinyDir
-	if d := os.Getenv("NEO_BENCH_MODEL"); d != "" {
-		dir = d
-	}
-	m := loadModel(b, dir)
+	m := benchModel(b)
 	v := int32(m.Vocab())
-	rows := 4
-	if n, err := strconv.Atoi(os.Getenv("NEO_BENCH_ROWS")); err == nil && n > 0 {
-		rows = n
-	}
+	rows := envInt("NEO_BENCH_ROWS", 4)
 	prompts := make([][]int32, rows)
 	for r := range prompts {
 		for j := 0; j < 16+r%8; j++ {
@@ -71,19 +64,9 @@ func BenchmarkStep(b *testing.B) {
 // A model with num_logits_to_keep computes the LM head for the last
 // position only; compare with testdata/tiny_nokeep.
 func BenchmarkPrefill(b *testing.B) {
-	dir := tinyDir
-	if d := os.Getenv("NEO_BENCH_MODEL"); d != "" {
-		dir = d
-	}
-	m := loadModel(b, dir)
+	m := benchModel(b)
 	v := int32(m.Vocab())
-	rows, n := 1, 32
-	if x, err := strconv.Atoi(os.Getenv("NEO_BENCH_ROWS")); err == nil && x > 0 {
-		rows = x
-	}
-	if x, err := strconv.Atoi(os.Getenv("NEO_BENCH_LEN")); err == nil && x > 0 {
-		n = x
-	}
+	rows, n := envInt("NEO_BENCH_ROWS", 1), envInt("NEO_BENCH_LEN", 32)
 	prompts := make([][]int32, rows)
 	for r := range prompts {
 		for j := 0; j < n; j++ {
@@ -99,4 +82,21 @@ func BenchmarkPrefill(b *testing.B) {
 		}
 		s.Close()
 	}
+}
+
+// benchModel loads $NEO_BENCH_MODEL, or testdata/tiny.
+func benchModel(b *testing.B) *Model {
+	dir := tinyDir
+	if d := os.Getenv("NEO_BENCH_MODEL"); d != "" {
+		dir = d
+	}
+	return loadModel(b, dir)
+}
+
+// envInt reads a positive integer from the environment, else def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }

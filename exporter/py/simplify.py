@@ -245,22 +245,17 @@ def simplify(model, max_rounds=8, log=None):
                 nodes.append(_const_node(n.output[0], val))
                 changed += 1
                 continue
+            tgt = None
             if n.op_type == "Reshape" and ins[1] not in consts and isinstance(partial.get(ins[1]), list):
                 tgt = _reshape_target(partial[ins[1]], shapes.get(ins[0]))
-                if tgt is not None:
-                    name = n.output[0] + "/shape"
-                    nodes += [_const_node(name, np.array(tgt, dtype=np.int64)),
-                              helper.make_node("Reshape", [ins[0], name], list(n.output), name=n.name)]
-                    changed += 1
-                    continue
-            if n.op_type == "Expand" and ins[1] not in consts:
+            elif n.op_type == "Expand" and ins[1] not in consts:
                 tgt = _expand_target(shapes.get(n.output[0]), shapes.get(ins[0]))
-                if tgt is not None:
-                    name = n.output[0] + "/shape"
-                    nodes += [_const_node(name, np.array(tgt, dtype=np.int64)),
-                              helper.make_node("Expand", [ins[0], name], list(n.output), name=n.name)]
-                    changed += 1
-                    continue
+            if tgt is not None:  # the same op with a constant target
+                name = n.output[0] + "/shape"
+                nodes += [_const_node(name, np.array(tgt, dtype=np.int64)),
+                          helper.make_node(n.op_type, [ins[0], name], list(n.output), name=n.name)]
+                changed += 1
+                continue
             nodes.append(n)
         # Drop what no graph output needs.
         needed = {o.name for o in g.output} | _subgraph_inputs(g)
