@@ -65,7 +65,11 @@ func runDoctor(args []string) int {
 			ok = false
 		} else {
 			d := m.Dims()
-			fmt.Printf("  %s: %d layers, %d kv heads, head dim %d, vocab %d\n", m.Path(), d.Layers, d.KVHeads, d.HeadDim, d.Vocab)
+			keep := "no num_logits_to_keep: prefill computes logits for every position (re-export to add it)"
+			if d.KeepLogits {
+				keep = "num_logits_to_keep: prefill computes the last position's logits only"
+			}
+			fmt.Printf("  %s: %d layers, %d kv heads, head dim %d, vocab %d\n  %s\n", m.Path(), d.Layers, d.KVHeads, d.HeadDim, d.Vocab, keep)
 			m.Close()
 		}
 	}
@@ -93,7 +97,10 @@ func runDoctor(args []string) int {
 	}
 	if _, err := os.Stat(*python); err == nil {
 		if o, err := exec.CommandContext(ctx, *python, "-c", "import onnx; print(onnx.__version__)").Output(); err == nil {
-			fmt.Printf("  onnx     %s (optional: model check after export)\n", strings.TrimSpace(string(o)))
+			fmt.Printf("  onnx     %s (export folds the graph and adds num_logits_to_keep with it)\n", strings.TrimSpace(string(o)))
+		} else {
+			fmt.Printf("  WARN  %s cannot import onnx: exports keep the unfolded graph and no num_logits_to_keep\n", *python)
+			fmt.Println("        fix: apt-get install python3-onnx")
 		}
 	}
 
