@@ -10,6 +10,11 @@
 //	        position_ids int64 [B,S], past_key_values.{i}.key|value float32 [B,Hkv,P,D]
 //	outputs logits float32 [B,S,V], present.{i}.key|value float32 [B,Hkv,P+S,D]
 //
+// plus, when the graph has it, the optional input num_logits_to_keep int64
+// [1] (k > 0: logits of the last k positions only; Dims.KeepLogits), which
+// neo's exporter adds. Prefill and Step feed 1, so a prefill skips the LM
+// head for every position but the last; Forward feeds 0.
+//
 // Decoding keeps a batch's KV cache in a State: Prefill runs the prompts
 // once (left-padded, mask 0 on padding, per-row positions from 0), Step
 // feeds one token per row and grows the cache by one, Reorder permutes and
