@@ -10,11 +10,14 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 )
 
-// prefillBudget bounds the logits one prefill run materialises
-// (rows × chunk × vocab floats, 16 MiB) for a model without
-// num_logits_to_keep: long batched prompts are prefilled in chunks through
-// the KV cache instead of producing [B,S,V] at once.
-// A variable so that tests can force chunking.
+// prefillBudget bounds the work of one prefill run: long batched prompts
+// are prefilled in chunks of rows × chunk × vocab ≤ prefillBudget
+// positions' worth through the KV cache. Without num_logits_to_keep that
+// bounds the logits ([B,S,V], 16 MiB); with it, it still bounds the
+// attention scores and activations ([B,H,chunk,P+chunk] per layer) of a
+// large batch of long prompts, while a single prompt of up to
+// prefillBudget/vocab tokens runs at once. A variable so that tests can
+// force chunking.
 var prefillBudget = 4 << 20
 
 // ErrClosed is returned when a closed State or Model is used.
@@ -246,10 +249,7 @@ func (m *Model) Prefill(seqs [][]int32) (*State, error) {
 		}
 	}
 	s := m.newState(b, 0, l+64)
-	chunk := l // a model that keeps only the last logits materialises b×V
-	if !m.dims.KeepLogits {
-		chunk = max(1, min(l, prefillBudget/(b*m.dims.Vocab)))
-	}
+	chunk := max(1, min(l, prefillBudget/(b*m.dims.Vocab)))
 	var cids, cpos []int64
 	for start := 0; start < l; start += chunk {
 		c := min(chunk, l-start)

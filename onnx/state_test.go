@@ -77,7 +77,13 @@ func testPrefillStep(t *testing.T, dir string) {
 }
 
 func TestChunkedPrefill(t *testing.T) {
-	m := loadModel(t, tinyNoKeepDir) // a model with num_logits_to_keep needs no chunks
+	for _, dir := range []string{tinyDir, tinyNoKeepDir} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { testChunkedPrefill(t, dir) })
+	}
+}
+
+func testChunkedPrefill(t *testing.T, dir string) {
+	m := loadModel(t, dir)
 	// A long batch that does not fit one prefill run: chunks go through the
 	// cache and must give the same logits as the batch of one.
 	var seqs [][]int32
