@@ -113,44 +113,38 @@ def _evaluate(node, a):
     raise ValueError(op)
 
 
+_SHAPE_OPS = {"Gather", "Unsqueeze", "Slice", "Concat"}
+
+
+def _entry(e):
+    return int(e) if isinstance(e, (int, np.integer)) else e
+
+
 def _partial(node, ins, consts, partial, shapes):
-    """Symbolic shape vector of node's output: a list of ints and dimension
-    names, a single entry for a scalar (as a 1-tuple), or None."""
-    op = node.op_type
-
-    def vec(name):
-        if name in partial:
-            return partial[name]
-        if name in consts and consts[name].ndim <= 1 and consts[name].dtype.kind in "iu":
-            v = [int(x) for x in consts[name].reshape(-1)]
-            return tuple(v) if consts[name].ndim == 0 else v
-        return None
-
-    if op == "Shape":
+    """Symbolic value of a shape vector: an object array of ints, dimension
+    names and None (nothing known), or None when node is not shape
+    arithmetic on one. Shape reads the inferred dims; Gather, Unsqueeze,
+    Slice and Concat are evaluated by _evaluate on those arrays, with
+    static indices, axes and steps."""
+    if node.op_type == "Shape":
         s = shapes.get(ins[0])
-        at = _attrs(node)
-        if s is None or "start" in at or "end" in at:
+        if s is None or "start" in _attrs(node) or "end" in _attrs(node):
             return None
-        return list(s)  # None entries: dimensions nothing is known about
-    if op == "Gather" and ins[1] in consts and consts[ins[1]].ndim == 0:
-        v = vec(ins[0])
-        if isinstance(v, list) and v[int(consts[ins[1]])] is not None:
-            return (v[int(consts[ins[1]])],)
-    if op == "Unsqueeze":
-        v = vec(ins[0])
-        if isinstance(v, tuple):
-            return [v[0]]
-    if op == "Slice" and all(i in consts for i in ins[1:]):
-        v = vec(ins[0])
-        if isinstance(v, list) and len(ins) >= 3:
-            st, en = int(consts[ins[1]].reshape(-1)[0]), int(consts[ins[2]].reshape(-1)[0])
-            sp = int(consts[ins[4]].reshape(-1)[0]) if len(ins) > 4 else 1
-            return v[slice(st, en, sp)]
-    if op == "Concat":
-        parts = [vec(i) for i in ins]
-        if all(isinstance(p, list) for p in parts):
-            return [e for p in parts for e in p]
-    return None
+        return np.array(s, dtype=object)
+    if node.op_type not in _SHAPE_OPS or not any(i in partial for i in ins):
+        return None
+    if node.op_type != "Concat" and any(i in partial for i in ins[1:]):
+        return None  # a dynamic index or bound
+    args = []
+    for i in ins:
+        if i in partial:
+            args.append(partial[i])
+        elif i in consts and consts[i].dtype.kind in "iu":
+            args.append(consts[i])
+        else:
+            return None  # omitted ("") or unknown input
+    r = np.asarray(_evaluate(node, args), dtype=object)
+    return np.array([_entry(e) for e in r.reshape(-1)], dtype=object).reshape(r.shape)
 
 
 def _const_node(name, value):
@@ -236,8 +230,8 @@ def simplify(model, max_rounds=8, log=None):
             else:
                 p = _partial(n, ins, consts, partial, shapes)
                 if p is not None:
-                    if all(isinstance(e, int) for e in p):
-                        val = np.array(p[0] if isinstance(p, tuple) else p, dtype=np.int64)
+                    if all(isinstance(e, int) for e in p.reshape(-1)):
+                        val = p.astype(np.int64)
                     else:
                         partial[n.output[0]] = p
             if val is not None:
@@ -246,8 +240,8 @@ def simplify(model, max_rounds=8, log=None):
                 changed += 1
                 continue
             tgt = None
-            if n.op_type == "Reshape" and ins[1] not in consts and isinstance(partial.get(ins[1]), list):
-                tgt = _reshape_target(partial[ins[1]], shapes.get(ins[0]))
+            if n.op_type == "Reshape" and ins[1] in partial and partial[ins[1]].ndim == 1:
+                tgt = _reshape_target(list(partial[ins[1]]), shapes.get(ins[0]))
             elif n.op_type == "Expand" and ins[1] not in consts:
                 tgt = _expand_target(shapes.get(n.output[0]), shapes.get(ins[0]))
             if tgt is not None:  # the same op with a constant target
