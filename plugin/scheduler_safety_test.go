@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -94,9 +95,9 @@ func TestSchedulerSafety(t *testing.T) {
 					}
 					next := make([][]int32, rows)
 					for i, o := range order {
-						next[i] = append([]int32(nil), seqs[o]...)
+						next[i] = seqs[o]
 					}
-					seqs = next
+					seqs = clone2(next)
 				}
 				toks := make([]int32, rows)
 				for i := range toks {
@@ -150,7 +151,7 @@ func TestSchedulerSafety(t *testing.T) {
 // alone (prefill of the whole sequence, no cache).
 func checkRows(m *onnx.Model, st *onnx.State, seqs [][]int32) error {
 	if st.Rows() != len(seqs) {
-		return errors.New("state has " + strconv.Itoa(st.Rows()) + " rows, want " + strconv.Itoa(len(seqs)))
+		return fmt.Errorf("state has %d rows, want %d", st.Rows(), len(seqs))
 	}
 	for i, seq := range seqs {
 		ref, err := m.Prefill([][]int32{seq})
@@ -164,7 +165,7 @@ func checkRows(m *onnx.Model, st *onnx.State, seqs [][]int32) error {
 		}
 		ref.Close()
 		if diff > 1e-3 {
-			return errors.New("row " + strconv.Itoa(i) + " differs from its recomputation by " + strconv.FormatFloat(diff, 'g', 3, 64))
+			return fmt.Errorf("row %d differs from its recomputation by %.3g", i, diff)
 		}
 	}
 	return nil
