@@ -56,6 +56,7 @@ type trainOptions struct {
 	vocab              int
 	sequence, quiet    bool
 	seqContext         int
+	dropout, coocW     float64
 }
 
 // Default training budgets per arm (warm-up, grounding, instruct steps of
@@ -78,6 +79,8 @@ func (o *trainOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.vocab, "vocab", exporter.DefaultVocabSize, "--train: BPE vocabulary size")
 	fs.BoolVar(&o.sequence, "sequence", true, "--train: recommend samples as whole-history sequences, loss on every next item")
 	fs.IntVar(&o.seqContext, "seq-context", 50, "--train: with --sequence, history items every target after a user's first window sees at least")
+	fs.Float64Var(&o.coocW, "cooc-weight", sid.DefaultCoocWeight, "--train: share of the co-occurrence embedding in the SIDs (0 < w < 1; as neo sids --cooc-weight)")
+	fs.Float64Var(&o.dropout, "dropout", 0, "--train: trainer dropout probability (0 <= p < 1) for every arm")
 	o.steps = map[string]*string{}
 	for _, a := range trainArms {
 		o.steps[a.name] = fs.String("steps-"+a.name, defaultArmSteps[a.name], "--train: "+a.name+" arm budget, steps per stage W,G,I")
@@ -103,6 +106,8 @@ type trainReport struct {
 	Sequence    bool        `json:"sequence_samples"`
 	MaxSeq      int         `json:"max_seq"`
 	SeqContext  int         `json:"sequence_context,omitempty"`
+	Dropout     float64     `json:"dropout,omitempty"`
+	CoocWeight  float64     `json:"cooc_weight"`
 	Items       int         `json:"items"`
 	SIDs        *sid.Report `json:"sids,omitempty"`
 	SIDSeconds  float64     `json:"sid_seconds"`
@@ -126,6 +131,7 @@ type armInfo struct {
 	Sequences      map[string]int64   `json:"sequences"` // exported, per stage
 	Params         int64              `json:"params"`
 	Device         string             `json:"device"`
+	Dropout        float64            `json:"dropout,omitempty"` // as the trainer recorded it
 	ExportSeconds  float64            `json:"export_seconds"`
 	TrainSeconds   float64            `json:"train_seconds"` // trainer process, ONNX export included
 	SIDAccuracy    map[string]any     `json:"sid_accuracy,omitempty"`
@@ -255,6 +261,14 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 		}
 		steps[a.name] = s
 	}
+	if o.dropout < 0 || o.dropout >= 1 {
+		return nil, fmt.Errorf("--dropout %g: want 0 <= p < 1", o.dropout)
+	}
+	tr.Dropout = o.dropout
+	if o.coocW <= 0 || o.coocW >= 1 {
+		return nil, fmt.Errorf("--cooc-weight %g: want 0 < w < 1", o.coocW)
+	}
+	tr.CoocWeight = o.coocW
 	root, err := trainRoot()
 	if err != nil {
 		return nil, err
@@ -297,7 +311,7 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 	t0 := time.Now()
 	sout, err := assignSIDs(indexDir, inter, sid.AssignOptions{
 		Levels: sid.DefaultLevels, MaxCodebook: sid.DefaultMaxCodebook, Dim: sid.DefaultDim,
-		Seed: 1, CoocWeight: sid.DefaultCoocWeight,
+		Seed: 1, CoocWeight: o.coocW,
 	}, false, progress)
 	if err != nil {
 		return nil, fmt.Errorf("sids: %w", err)
@@ -340,6 +354,9 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 		argv := []string{filepath.Join(root, trainScript), "--data", exp, "--out", model, "--preset", o.preset,
 			"--device", o.device, "--threads", strconv.Itoa(o.threads),
 			"--steps-warmup", steps[a.name][0], "--steps-ground", steps[a.name][1], "--steps-instruct", steps[a.name][2]}
+		if o.dropout > 0 {
+			argv = append(argv, "--dropout", strconv.FormatFloat(o.dropout, 'g', -1, 64))
+		}
 		t0 = time.Now()
 		if err := runTrainer(o.python, root, argv, os.Stderr, os.Stderr); err != nil {
 			return nil, fmt.Errorf("arm %s: train: %w", a.name, err)
@@ -388,8 +405,9 @@ func (a *armInfo) readTraining(model string) error {
 			Params int64 `json:"params"`
 		} `json:"model"`
 		Training struct {
-			Device string `json:"device"`
-			Stages []struct {
+			Device  string  `json:"device"`
+			Dropout float64 `json:"dropout"`
+			Stages  []struct {
 				Name    string   `json:"name"`
 				Steps   int      `json:"steps"`
 				Seconds float64  `json:"seconds"`
@@ -402,6 +420,7 @@ func (a *armInfo) readTraining(model string) error {
 		return fmt.Errorf("%s: %w", filepath.Join(model, sid.MetaFile), err)
 	}
 	a.Params, a.Device, a.SIDAccuracy = m.Model.Params, m.Training.Device, m.Training.SIDAccuracy
+	a.Dropout = m.Training.Dropout
 	a.Steps, a.StageSeconds = map[string]int{}, map[string]float64{}
 	a.SecondsPerStep, a.EndLoss = map[string]float64{}, map[string]float64{}
 	for _, s := range m.Training.Stages {

@@ -92,9 +92,11 @@ type trainEvalOut struct {
 	Skipped      []string                      `json:"skipped"`
 	ErrorMsgs    []string                      `json:"error_messages"`
 	Train        struct {
-		Sequence bool       `json:"sequence_samples"`
-		Arms     []*armInfo `json:"arms"`
-		Skipped  []string   `json:"skipped"`
+		Sequence   bool       `json:"sequence_samples"`
+		Dropout    float64    `json:"dropout"`
+		CoocWeight float64    `json:"cooc_weight"`
+		Arms       []*armInfo `json:"arms"`
+		Skipped    []string   `json:"skipped"`
 	} `json:"train"`
 }
 
@@ -129,7 +131,23 @@ func hasSkip(list []string, sub string) bool {
 
 func TestEvalTrainNoQueries(t *testing.T) {
 	needTrainer(t)
-	rep := runTrainEval(t, writeTinyData(t, true, true, false))
+	// --dropout rides along: the trainer must receive it and record it.
+	work := t.TempDir()
+	rep := runTrainEval(t, writeTinyData(t, true, true, false), "--dropout", "0.2", "--cooc-weight", "0.9", "--work", work)
+	if rep.Train.Dropout != 0.2 || len(rep.Train.Arms) == 0 || rep.Train.Arms[0].Dropout != 0.2 {
+		t.Fatalf("dropout: report %g, arms %v", rep.Train.Dropout, rep.Train.Arms)
+	}
+	var q struct {
+		CoocWeight float64 `json:"cooc_weight"`
+	}
+	if raw, err := os.ReadFile(filepath.Join(work, "index.quantizer.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(raw, &q); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Train.CoocWeight != 0.9 || q.CoocWeight != 0.9 {
+		t.Fatalf("cooc_weight: report %g, quantizer %g, want 0.9", rep.Train.CoocWeight, q.CoocWeight)
+	}
 	if rep.Search != nil {
 		t.Fatalf("search block without queries: %v", rep.Search)
 	}
@@ -144,6 +162,29 @@ func TestEvalTrainNoQueries(t *testing.T) {
 	}
 	if _, ok := rep.Recommend["neo"]["hr@10_se"]; !ok {
 		t.Fatalf("no hr@10_se: %v", rep.Recommend["neo"])
+	}
+}
+
+// TestEvalTrainBadFlags: values out of range are refused, naming the
+// flag, before anything is imported or trained.
+func TestEvalTrainBadFlags(t *testing.T) {
+	data := writeTinyData(t, true, true, false)
+	for _, tc := range []struct{ flag, value string }{
+		{"--dropout", "1"}, {"--dropout", "-0.1"}, {"--dropout", "1.5"},
+		{"--cooc-weight", "0"}, {"--cooc-weight", "1"}, {"--cooc-weight", "-2"},
+	} {
+		t.Run(tc.flag+"="+tc.value, func(t *testing.T) {
+			work := t.TempDir()
+			out, code := captureStderr(t, func() int {
+				return runEval([]string{"--data", data, "--train", "--json", "--quiet", tc.flag, tc.value, "--work", work})
+			})
+			if code == 0 || !strings.Contains(out, tc.flag) {
+				t.Fatalf("exit %d, stderr %q", code, out)
+			}
+			if _, err := os.Stat(filepath.Join(work, "index")); err == nil {
+				t.Fatal("imported before refusing the flag")
+			}
+		})
 	}
 }
 

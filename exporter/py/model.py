@@ -93,6 +93,7 @@ class Attention(nn.Module):
         self.wv = nn.Linear(cfg.dim, self.hkv * self.d, bias=False)
         self.wo = nn.Linear(self.h * self.d, cfg.dim, bias=False)
         self.scale = 1.0 / math.sqrt(self.d)
+        self.dropout = 0.0  # training only; see Decoder.set_dropout
 
     def forward(self, x, cos, sin, allowed, past_k, past_v):
         # -1 instead of B and S keeps the traced graph free of baked-in sizes.
@@ -112,6 +113,8 @@ class Attention(nn.Module):
         scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # [B,H,S,P+S]
         scores = scores.masked_fill(~allowed, MASK_VALUE)
         attn = torch.softmax(scores, dim=-1)
+        if self.training and self.dropout > 0:
+            attn = F.dropout(attn, self.dropout, True)
         out = torch.matmul(attn, v).transpose(1, 2).reshape(b, -1, self.h * self.d)
         return self.wo(out), present
 
@@ -136,12 +139,18 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.ffn = FeedForward(cfg)
+        self.dropout = 0.0  # training only; see Decoder.set_dropout
 
     def forward(self, x, cos, sin, allowed, past_k, past_v):
         a, present = self.attn(self.attn_norm(x), cos, sin, allowed, past_k, past_v)
-        x = x + a
-        x = x + self.ffn(self.ffn_norm(x))
+        x = x + self._drop(a)
+        x = x + self._drop(self.ffn(self.ffn_norm(x)))
         return x, present
+
+    def _drop(self, x):
+        # A Python-level test, not F.dropout(p=0): the ONNX trace (eval
+        # mode) and dropout-free training stay exactly as they were.
+        return F.dropout(x, self.dropout, True) if self.training and self.dropout > 0 else x
 
 
 class Decoder(nn.Module):
@@ -156,12 +165,25 @@ class Decoder(nn.Module):
         d = cfg.head_dim
         inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.dropout = 0.0
         self.apply(self._init)
         # Scaled init of residual projections (GPT-2 style) keeps early
         # training stable for deeper stacks.
         for blk in self.blocks:
             nn.init.normal_(blk.attn.wo.weight, std=0.02 / math.sqrt(2 * cfg.layers))
             nn.init.normal_(blk.ffn.down.weight, std=0.02 / math.sqrt(2 * cfg.layers))
+
+    def set_dropout(self, p):
+        """Dropout probability for training (embedding output, attention
+        weights, and both residual branches of every block). It is not part
+        of ModelConfig: it changes nothing at inference, so the exported
+        graph and neo.json's model section are the same for every p."""
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout {p}: want 0 <= p < 1")
+        self.dropout = p
+        for blk in self.blocks:
+            blk.dropout = p
+            blk.attn.dropout = p
 
     @staticmethod
     def _init(m):
@@ -188,6 +210,8 @@ class Decoder(nn.Module):
         if past is None:
             past = self.empty_past(input_ids.shape[0], input_ids.device)
         x = self.embed(input_ids)
+        if self.training and self.dropout > 0:
+            x = F.dropout(x, self.dropout, True)
 
         # RoPE tables from explicit per-row positions (left padding safe).
         freqs = position_ids.unsqueeze(-1).float() * self.inv_freq  # [B,S,D/2]

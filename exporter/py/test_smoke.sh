@@ -25,6 +25,8 @@ start=$SECONDS
 
 "$py" exporter/py/test_export.py 2>&1 | tail -1 | grep -qx OK || { "$py" exporter/py/test_export.py; echo "smoke: export unit tests failed" >&2; exit 1; }
 
+"$py" exporter/py/test_model.py 2>&1 | tail -1 | grep -qx OK || { "$py" exporter/py/test_model.py; echo "smoke: model unit tests failed" >&2; exit 1; }
+
 "$py" exporter/py/make_synthetic.py --out "$work/export"
 
 # Interrupted run, then --resume: must finish and match an uninterrupted run.

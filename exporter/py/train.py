@@ -327,6 +327,9 @@ def parse(argv):
     ap.add_argument("--ckpt-every", type=int, default=None)
     ap.add_argument("--log-every", type=int, default=None)
     ap.add_argument("--eval-max", type=int, default=2000, help="valid sequences evaluated")
+    ap.add_argument("--dropout", type=float, default=0.0,
+                    help="dropout probability while training (embeddings, attention weights, residual branches); "
+                         "regularises small data sets, changes nothing in the exported model")
     ap.add_argument("--untied", action="store_true", help="separate output matrix")
     ap.add_argument("--stop-after", type=int, default=0,
                     help="testing: checkpoint and stop after this many steps in this run, as if interrupted")
@@ -372,6 +375,7 @@ def main(argv=None):
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     model = Decoder(cfg)
+    model.set_dropout(args.dropout)
     stage_i, step, logs, losses, seconds, tokens = 0, 0, [], [], 0.0, 0
     opt_state = None
     if args.resume and os.path.exists(last):
@@ -380,6 +384,9 @@ def main(argv=None):
             raise SystemExit(f"--resume: checkpoint {last} has model {ck['config']}, preset gives {cfg.to_json()}")
         if ck["data_hash"] != data_hash:
             raise SystemExit(f"--resume: checkpoint {last} was trained on other data ({ck['data_hash']}); drop --resume")
+        if ck.get("dropout", 0.0) != args.dropout:
+            raise SystemExit(f"--resume: checkpoint was trained with --dropout {ck.get('dropout', 0.0)}, "
+                             f"this run asks for {args.dropout}")
         if ck["steps"] != steps or ck["seed"] != args.seed:
             raise SystemExit(f"--resume: checkpoint has steps {ck['steps']} seed {ck['seed']}, "
                              f"this run asks for {steps} seed {args.seed}")
@@ -413,7 +420,7 @@ def main(argv=None):
     def checkpoint(opt):
         save_ckpt(last, {
             "config": cfg.to_json(), "preset": args.preset, "seed": args.seed, "steps": steps,
-            "data_hash": data_hash, "model": model.state_dict(),
+            "dropout": args.dropout, "data_hash": data_hash, "model": model.state_dict(),
             "optimizer": opt.state_dict() if opt is not None else None,
             "stage": stage_i, "step": step, "logs": logs, "losses": losses,
             "seconds": seconds, "tokens": tokens, "rng": rng_state(),
@@ -508,6 +515,8 @@ def main(argv=None):
         "threads": args.threads, "torch": torch.__version__, "batch_tokens": batch_tokens,
         "stages": logs, "sid_accuracy": acc, "sid_accuracy_targets": counts,
     }
+    if args.dropout > 0:  # absent at 0, so dropout-free models keep their neo.json
+        out_neo["training"]["dropout"] = args.dropout
     if not args.no_export:
         t0 = time.time()
         export_onnx(model, os.path.join(args.out, "model.onnx"))
