@@ -43,6 +43,9 @@ recommend arm (and the recommend block); an arm that would see the same data
 as multi is skipped too. Every skip is said on stderr and in the JSON under
 "train"."skipped". With interactions, recommend samples are whole-history
 SID sequences with a loss on every next item (--sequence, max_seq 512).
+--cooc-weight sets the share of the co-occurrence embedding in the SIDs
+(as neo sids --cooc-weight), --dropout the trainer's dropout for every arm;
+both are in the JSON under "train".
 
 `
 
