@@ -93,7 +93,6 @@ class Attention(nn.Module):
         self.wv = nn.Linear(cfg.dim, self.hkv * self.d, bias=False)
         self.wo = nn.Linear(self.h * self.d, cfg.dim, bias=False)
         self.scale = 1.0 / math.sqrt(self.d)
-        self.dropout = 0.0  # training only; see Decoder.set_dropout
 
     def forward(self, x, cos, sin, allowed, past_k, past_v):
         # -1 instead of B and S keeps the traced graph free of baked-in sizes.
@@ -113,8 +112,6 @@ class Attention(nn.Module):
         scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # [B,H,S,P+S]
         scores = scores.masked_fill(~allowed, MASK_VALUE)
         attn = torch.softmax(scores, dim=-1)
-        if self.training and self.dropout > 0:
-            attn = F.dropout(attn, self.dropout, True)
         out = torch.matmul(attn, v).transpose(1, 2).reshape(b, -1, self.h * self.d)
         return self.wo(out), present
 
@@ -174,8 +171,10 @@ class Decoder(nn.Module):
             nn.init.normal_(blk.ffn.down.weight, std=0.02 / math.sqrt(2 * cfg.layers))
 
     def set_dropout(self, p):
-        """Dropout probability for training (embedding output, attention
-        weights, and both residual branches of every block). It is not part
+        """Dropout probability for training (embedding output and both
+        residual branches of every block). Not the attention weights: with
+        their [B,H,S,S] masks too, a MovieLens instruct step on 2 CPU cores
+        took 0.54 s instead of 0.40. It is not part
         of ModelConfig: it changes nothing at inference, so the exported
         graph and neo.json's model section are the same for every p."""
         if not 0 <= p < 1:
@@ -183,7 +182,6 @@ class Decoder(nn.Module):
         self.dropout = p
         for blk in self.blocks:
             blk.dropout = p
-            blk.attn.dropout = p
 
     @staticmethod
     def _init(m):

@@ -328,7 +328,7 @@ def parse(argv):
     ap.add_argument("--log-every", type=int, default=None)
     ap.add_argument("--eval-max", type=int, default=2000, help="valid sequences evaluated")
     ap.add_argument("--dropout", type=float, default=0.0,
-                    help="dropout probability while training (embeddings, attention weights, residual branches); "
+                    help="dropout probability while training (embeddings, residual branches); "
                          "regularises small data sets, changes nothing in the exported model")
     ap.add_argument("--untied", action="store_true", help="separate output matrix")
     ap.add_argument("--stop-after", type=int, default=0,
