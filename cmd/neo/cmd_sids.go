@@ -32,9 +32,12 @@ func init() {
 // sidsOutput is what --json prints: the report plus where things went.
 type sidsOutput struct {
 	sid.Report
-	CodeCounts []int  `json:"code_counts"` // per level, collision level last (sid.NewVocab)
-	Quantizer  string `json:"quantizer"`   // path of the saved quantizer ("" with --dry-run)
-	Updated    int    `json:"updated"`     // items written with their new SID
+	CodeCounts []int  `json:"code_counts"`   // per level, collision level last (sid.NewVocab)
+	Quantizer  string `json:"quantizer"`     // path of the saved quantizer ("" with --dry-run)
+	Updated    int    `json:"updated"`       // items written with their new SID
+	TSV        string `json:"tsv,omitempty"` // --tsv: where the id<TAB>SID table went
+
+	assigned map[string]string // item id -> assigned SID key
 }
 
 func runSids(args []string) int {
@@ -50,9 +53,10 @@ func runSids(args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	dry := fs.Bool("dry-run", false, "assign and report, but write nothing")
 	quiet := fs.Bool("quiet", false, "no progress bars")
+	tsv := fs.String("tsv", "", "also write every item's SID as id<TAB>sid lines (the sids.tsv format) to this file; with --dry-run, the SIDs it would have written")
 	from := fs.String("from", "", "apply the SIDs recorded in a model directory's sids.tsv (or that file) after assigning, so the catalog names items as the model learned them")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--unaligned] [--json] [--dry-run]")
+		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--unaligned] [--json] [--dry-run] [--tsv FILE]")
 		fmt.Fprintln(fs.Output(), "\nThe quantizer (to give new items codes later) is saved as <index dir>.quantizer.json.")
 		fs.PrintDefaults()
 	}
@@ -77,6 +81,13 @@ func runSids(args []string) int {
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "applied the model's SIDs from %s: %d items differed from the assignment\n", *from, n)
+	}
+	if *tsv != "" {
+		if err := writeSIDTable(*tsv, *dir, out.assigned, *dry); err != nil {
+			fmt.Fprintln(os.Stderr, "neo sids: --tsv:", err)
+			return 1
+		}
+		out.TSV = *tsv
 	}
 	if *asJSON {
 		b, err := json.Marshal(out)
@@ -135,7 +146,10 @@ func assignSIDs(dir, interactions string, opt sid.AssignOptions, dry bool, progr
 	if err != nil {
 		return nil, err
 	}
-	out := &sidsOutput{Report: a.Report, CodeCounts: a.CodeCounts()}
+	out := &sidsOutput{Report: a.Report, CodeCounts: a.CodeCounts(), assigned: make(map[string]string, len(items))}
+	for i := range items {
+		out.assigned[items[i].ID] = a.SIDs[i].Key()
+	}
 	if dry {
 		return out, nil
 	}
@@ -177,6 +191,37 @@ func assignSIDs(dir, interactions string, opt sid.AssignOptions, dry bool, progr
 		return out, err
 	}
 	return out, nil
+}
+
+// writeSIDTable writes the id<TAB>SID table of --tsv: the catalog's SIDs
+// as written (after --from), or with dry the assignment itself. The file
+// appears whole or not at all.
+func writeSIDTable(path, dir string, assigned map[string]string, dry bool) error {
+	sids := assigned
+	if !dry {
+		cat, err := index.Open(dir)
+		if err != nil {
+			return err
+		}
+		items, err := cat.Items()
+		cat.Close()
+		if err != nil {
+			return err
+		}
+		sids = make(map[string]string, len(items))
+		for _, it := range items {
+			sids[it.ID] = it.SID
+		}
+	}
+	var buf bytes.Buffer
+	if err := sid.WriteAssignments(&buf, sids); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // itemText is what the text embedder reads: title, description, brand and
