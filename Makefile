@@ -6,7 +6,7 @@ DEMO  := testdata/demo
 ADDR  ?= 127.0.0.1:8080
 MODEL := testdata/model
 
-.PHONY: setup build demo demo-data test test-go test-trainer fmt vet
+.PHONY: setup build demo demo-data test test-go test-trainer test-scripts fmt vet
 
 setup:
 	@bash scripts/setup.sh
@@ -25,7 +25,7 @@ demo: setup build
 demo-data:
 	go run ./testdata/gen
 
-test: setup test-go test-trainer
+test: setup test-go test-trainer test-scripts
 
 test-go:
 	go vet ./...
@@ -35,6 +35,10 @@ test-go:
 # export, then the Go parity test against the exported model.
 test-trainer:
 	bash exporter/py/test_smoke.sh
+
+# Analysis scripts (standard library Python).
+test-scripts:
+	$${PYTHON:-/usr/bin/python3} scripts/test_sid_markov.py
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
