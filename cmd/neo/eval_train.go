@@ -60,6 +60,7 @@ type trainOptions struct {
 	sequence, quiet    bool
 	seqContext         int
 	dropout, coocW     float64
+	trainSeed          int
 }
 
 // Default training budgets per arm (warm-up, grounding, instruct steps of
@@ -83,6 +84,7 @@ func (o *trainOptions) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.sequence, "sequence", true, "--train: recommend samples as whole-history sequences, loss on every next item")
 	fs.IntVar(&o.seqContext, "seq-context", 50, "--train: with --sequence, history items every target after a user's first window sees at least")
 	fs.Float64Var(&o.coocW, "cooc-weight", sid.DefaultCoocWeight, "--train: share of the co-occurrence embedding in the SIDs (0 < w < 1; as neo sids --cooc-weight)")
+	fs.IntVar(&o.trainSeed, "train-seed", 1, "--train: trainer seed (weight init, batch order, dropout) for every arm; SIDs and samples keep seed 1, so runs differing only here measure training noise")
 	fs.Float64Var(&o.dropout, "dropout", 0, "--train: trainer dropout probability (0 <= p < 1) for every arm")
 	o.steps = map[string]*string{}
 	for _, a := range trainArms {
@@ -111,6 +113,7 @@ type trainReport struct {
 	SeqContext  int         `json:"sequence_context,omitempty"`
 	Dropout     float64     `json:"dropout,omitempty"`
 	CoocWeight  float64     `json:"cooc_weight"`
+	TrainSeed   int         `json:"train_seed"`
 	Items       int         `json:"items"`
 	SIDs        *sid.Report `json:"sids,omitempty"`
 	SIDSeconds  float64     `json:"sid_seconds"`
@@ -272,6 +275,7 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 		return nil, fmt.Errorf("--cooc-weight %g: want 0 < w < 1", o.coocW)
 	}
 	tr.CoocWeight = o.coocW
+	tr.TrainSeed = o.trainSeed
 	root, err := trainRoot()
 	if err != nil {
 		return nil, err
@@ -355,7 +359,7 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 			info.Sequences[s] = st.Sequences
 		}
 		argv := []string{filepath.Join(root, trainScript), "--data", exp, "--out", model, "--preset", o.preset,
-			"--device", o.device, "--threads", strconv.Itoa(o.threads),
+			"--device", o.device, "--threads", strconv.Itoa(o.threads), "--seed", strconv.Itoa(o.trainSeed),
 			"--steps-warmup", steps[a.name][0], "--steps-ground", steps[a.name][1], "--steps-instruct", steps[a.name][2]}
 		if o.dropout > 0 {
 			argv = append(argv, "--dropout", strconv.FormatFloat(o.dropout, 'g', -1, 64))

@@ -95,6 +95,7 @@ type trainEvalOut struct {
 		Sequence   bool       `json:"sequence_samples"`
 		Dropout    float64    `json:"dropout"`
 		CoocWeight float64    `json:"cooc_weight"`
+		TrainSeed  int        `json:"train_seed"`
 		Arms       []*armInfo `json:"arms"`
 		Skipped    []string   `json:"skipped"`
 	} `json:"train"`
@@ -133,7 +134,7 @@ func TestEvalTrainNoQueries(t *testing.T) {
 	needTrainer(t)
 	// --dropout rides along: the trainer must receive it and record it.
 	work := t.TempDir()
-	rep := runTrainEval(t, writeTinyData(t, true, true, false), "--dropout", "0.2", "--cooc-weight", "0.9", "--work", work)
+	rep := runTrainEval(t, writeTinyData(t, true, true, false), "--dropout", "0.2", "--cooc-weight", "0.9", "--train-seed", "7", "--work", work)
 	if rep.Train.Dropout != 0.2 || len(rep.Train.Arms) == 0 || rep.Train.Arms[0].Dropout != 0.2 {
 		t.Fatalf("dropout: report %g, arms %v", rep.Train.Dropout, rep.Train.Arms)
 	}
@@ -144,6 +145,19 @@ func TestEvalTrainNoQueries(t *testing.T) {
 		t.Fatal(err)
 	} else if err := json.Unmarshal(raw, &q); err != nil {
 		t.Fatal(err)
+	}
+	var meta struct {
+		Training struct {
+			Seed int `json:"seed"`
+		} `json:"training"`
+	}
+	if raw, err := os.ReadFile(filepath.Join(work, "multi", "model", "neo.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(raw, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Train.TrainSeed != 7 || meta.Training.Seed != 7 {
+		t.Fatalf("train seed: report %d, trainer %d, want 7", rep.Train.TrainSeed, meta.Training.Seed)
 	}
 	if rep.Train.CoocWeight != 0.9 || q.CoocWeight != 0.9 {
 		t.Fatalf("cooc_weight: report %g, quantizer %g, want 0.9", rep.Train.CoocWeight, q.CoocWeight)
