@@ -44,8 +44,9 @@ as multi is skipped too. Every skip is said on stderr and in the JSON under
 "train"."skipped". With interactions, recommend samples are whole-history
 SID sequences with a loss on every next item (--sequence, max_seq 512).
 --cooc-weight sets the share of the co-occurrence embedding in the SIDs
-(as neo sids --cooc-weight), --dropout the trainer's dropout for every arm;
-both are in the JSON under "train".
+(as neo sids --cooc-weight), --dropout the trainer's dropout for every arm,
+--train-seed the trainer's seed (SIDs and samples keep seed 1); all three
+are in the JSON under "train".
 
 `
 
