@@ -213,15 +213,7 @@ func writeSIDTable(path, dir string, assigned map[string]string, dry bool) error
 			sids[it.ID] = it.SID
 		}
 	}
-	var buf bytes.Buffer
-	if err := sid.WriteAssignments(&buf, sids); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(path, func(w io.Writer) error { return sid.WriteAssignments(w, sids) })
 }
 
 // itemText is what the text embedder reads: title, description, brand and
@@ -283,13 +275,20 @@ func readSessions(path string, pos map[string]int) ([][]int, error) {
 
 // writeJSONFile writes v to path atomically (temporary file, then rename).
 func writeJSONFile(path string, v any) error {
+	return writeFileAtomic(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(v) })
+}
+
+// writeFileAtomic writes path through a temporary file in the same folder,
+// renamed into place once complete, so a reader sees the old file or the
+// whole new one.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	w := bufio.NewWriter(tmp)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
+	if err := write(w); err != nil {
 		tmp.Close()
 		return err
 	}
