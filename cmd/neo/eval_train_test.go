@@ -132,7 +132,8 @@ func hasSkip(list []string, sub string) bool {
 
 func TestEvalTrainNoQueries(t *testing.T) {
 	needTrainer(t)
-	// --dropout rides along: the trainer must receive it and record it.
+	// --dropout, --cooc-weight and --train-seed ride along: each must reach
+	// the SIDs or the trainer, and be recorded.
 	work := t.TempDir()
 	rep := runTrainEval(t, writeTinyData(t, true, true, false), "--dropout", "0.2", "--cooc-weight", "0.9", "--train-seed", "7", "--work", work)
 	if rep.Train.Dropout != 0.2 || len(rep.Train.Arms) == 0 || rep.Train.Arms[0].Dropout != 0.2 {
@@ -141,21 +142,13 @@ func TestEvalTrainNoQueries(t *testing.T) {
 	var q struct {
 		CoocWeight float64 `json:"cooc_weight"`
 	}
-	if raw, err := os.ReadFile(filepath.Join(work, "index.quantizer.json")); err != nil {
-		t.Fatal(err)
-	} else if err := json.Unmarshal(raw, &q); err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(work, "index.quantizer.json"), &q)
 	var meta struct {
 		Training struct {
 			Seed int `json:"seed"`
 		} `json:"training"`
 	}
-	if raw, err := os.ReadFile(filepath.Join(work, "multi", "model", "neo.json")); err != nil {
-		t.Fatal(err)
-	} else if err := json.Unmarshal(raw, &meta); err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(work, "multi", "model", "neo.json"), &meta)
 	if rep.Train.TrainSeed != 7 || meta.Training.Seed != 7 {
 		t.Fatalf("train seed: report %d, trainer %d, want 7", rep.Train.TrainSeed, meta.Training.Seed)
 	}

@@ -1,9 +1,22 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"testing"
 )
+
+// readJSONFile decodes the JSON file at path into v.
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
 
 // captureStdout runs f with os.Stdout sent to a file and returns what it
 // printed.
