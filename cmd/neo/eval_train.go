@@ -44,9 +44,10 @@ as multi is skipped too. Every skip is said on stderr and in the JSON under
 "train"."skipped". With interactions, recommend samples are whole-history
 SID sequences with a loss on every next item (--sequence, max_seq 512).
 --cooc-weight sets the share of the co-occurrence embedding in the SIDs
-(as neo sids --cooc-weight), --dropout the trainer's dropout for every arm,
---train-seed the trainer's seed (SIDs and samples keep seed 1); all three
-are in the JSON under "train".
+(as neo sids --cooc-weight), --levels their semantic levels (as neo sids
+--levels), --dropout the trainer's dropout for every arm, --train-seed the
+trainer's seed (SIDs and samples keep seed 1); all are in the JSON under
+"train" (the levels and codebook sizes under "train"."sids").
 
 `
 
@@ -61,7 +62,7 @@ type trainOptions struct {
 	sequence, quiet    bool
 	seqContext         int
 	dropout, coocW     float64
-	trainSeed          int
+	trainSeed, levels  int
 }
 
 // Default training budgets per arm (warm-up, grounding, instruct steps of
@@ -86,6 +87,7 @@ func (o *trainOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.seqContext, "seq-context", 50, "--train: with --sequence, history items every target after a user's first window sees at least")
 	fs.Float64Var(&o.coocW, "cooc-weight", sid.DefaultCoocWeight, "--train: share of the co-occurrence embedding in the SIDs (0 < w < 1; as neo sids --cooc-weight)")
 	fs.IntVar(&o.trainSeed, "train-seed", 1, "--train: trainer seed (weight init, batch order, dropout) for every arm; SIDs and samples keep seed 1, so runs differing only here measure training noise")
+	fs.IntVar(&o.levels, "levels", sid.DefaultLevels, "--train: semantic SID levels (as neo sids --levels; the codebook size follows from it)")
 	fs.Float64Var(&o.dropout, "dropout", 0, "--train: trainer dropout probability (0 <= p < 1) for every arm")
 	o.steps = map[string]*string{}
 	for _, a := range trainArms {
@@ -276,6 +278,9 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 		return nil, fmt.Errorf("--cooc-weight %g: want 0 < w < 1", o.coocW)
 	}
 	tr.CoocWeight = o.coocW
+	if o.levels < 1 || o.levels > sid.MaxCodes-1 {
+		return nil, fmt.Errorf("--levels %d: want 1..%d", o.levels, sid.MaxCodes-1)
+	}
 	tr.TrainSeed = o.trainSeed
 	root, err := trainRoot()
 	if err != nil {
@@ -318,7 +323,7 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 	}
 	t0 := time.Now()
 	sout, err := assignSIDs(indexDir, inter, sid.AssignOptions{
-		Levels: sid.DefaultLevels, MaxCodebook: sid.DefaultMaxCodebook, Dim: sid.DefaultDim,
+		Levels: o.levels, MaxCodebook: sid.DefaultMaxCodebook, Dim: sid.DefaultDim,
 		Seed: 1, CoocWeight: o.coocW,
 	}, false, progress)
 	if err != nil {

@@ -92,12 +92,15 @@ type trainEvalOut struct {
 	Skipped      []string                      `json:"skipped"`
 	ErrorMsgs    []string                      `json:"error_messages"`
 	Train        struct {
-		Sequence   bool       `json:"sequence_samples"`
-		Dropout    float64    `json:"dropout"`
-		CoocWeight float64    `json:"cooc_weight"`
-		TrainSeed  int        `json:"train_seed"`
-		Arms       []*armInfo `json:"arms"`
-		Skipped    []string   `json:"skipped"`
+		Sequence   bool    `json:"sequence_samples"`
+		Dropout    float64 `json:"dropout"`
+		CoocWeight float64 `json:"cooc_weight"`
+		TrainSeed  int     `json:"train_seed"`
+		SIDs       struct {
+			Levels int `json:"levels"`
+		} `json:"sids"`
+		Arms    []*armInfo `json:"arms"`
+		Skipped []string   `json:"skipped"`
 	} `json:"train"`
 }
 
@@ -132,15 +135,16 @@ func hasSkip(list []string, sub string) bool {
 
 func TestEvalTrainNoQueries(t *testing.T) {
 	needTrainer(t)
-	// --dropout, --cooc-weight and --train-seed ride along: each must reach
-	// the SIDs or the trainer, and be recorded.
+	// --dropout, --cooc-weight, --levels and --train-seed ride along: each
+	// must reach the SIDs or the trainer, and be recorded.
 	work := t.TempDir()
-	rep := runTrainEval(t, writeTinyData(t, true, true, false), "--dropout", "0.2", "--cooc-weight", "0.9", "--train-seed", "7", "--work", work)
+	rep := runTrainEval(t, writeTinyData(t, true, true, false), "--dropout", "0.2", "--cooc-weight", "0.9", "--levels", "2", "--train-seed", "7", "--work", work)
 	if rep.Train.Dropout != 0.2 || len(rep.Train.Arms) == 0 || rep.Train.Arms[0].Dropout != 0.2 {
 		t.Fatalf("dropout: report %g, arms %v", rep.Train.Dropout, rep.Train.Arms)
 	}
 	var q struct {
 		CoocWeight float64 `json:"cooc_weight"`
+		Levels     int     `json:"levels"`
 	}
 	readJSONFile(t, filepath.Join(work, "index.quantizer.json"), &q)
 	var meta struct {
@@ -154,6 +158,9 @@ func TestEvalTrainNoQueries(t *testing.T) {
 	}
 	if rep.Train.CoocWeight != 0.9 || q.CoocWeight != 0.9 {
 		t.Fatalf("cooc_weight: report %g, quantizer %g, want 0.9", rep.Train.CoocWeight, q.CoocWeight)
+	}
+	if rep.Train.SIDs.Levels != 2 || q.Levels != 2 {
+		t.Fatalf("levels: report %d, quantizer %d, want 2", rep.Train.SIDs.Levels, q.Levels)
 	}
 	if rep.Search != nil {
 		t.Fatalf("search block without queries: %v", rep.Search)
@@ -179,6 +186,7 @@ func TestEvalTrainBadFlags(t *testing.T) {
 	for _, tc := range []struct{ flag, value string }{
 		{"--dropout", "1"}, {"--dropout", "-0.1"}, {"--dropout", "1.5"},
 		{"--cooc-weight", "0"}, {"--cooc-weight", "1"}, {"--cooc-weight", "-2"},
+		{"--levels", "0"}, {"--levels", "1000"},
 	} {
 		t.Run(tc.flag+"="+tc.value, func(t *testing.T) {
 			work := t.TempDir()
