@@ -36,9 +36,10 @@ test-go:
 test-trainer:
 	bash exporter/py/test_smoke.sh
 
-# Analysis scripts (standard library Python).
+# Analysis scripts (sid_markov: standard library; sasrec: torch, as the trainer).
 test-scripts:
 	$${PYTHON:-/usr/bin/python3} scripts/test_sid_markov.py
+	$${PYTHON:-/usr/bin/python3} scripts/test_sasrec.py
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
