@@ -9,7 +9,11 @@ on every next item) on the train interactions of DATA_DIR (the data folder
 format of docs/CONTRACTS.md), and scores it with the protocol of
 `neo eval`'s recommend block: for each user, the target is the `test` item
 (or the `valid` one), the history is train (+ valid for test), history items
-are excluded, and the whole catalog is ranked.
+are excluded, and the whole catalog is ranked. It assumes leave-last-out
+data with one item type, as `neo convert movielens` writes: it scores a
+user's first target of the split only, skips users without train history,
+and ranks every item (neo eval scores every target, and ranks the in-stock
+items of the target's type).
 
 It answers one question: is neo's gap to itemknn/seqknn on a dataset the
 cost of generating SIDs, or what any neural sequence model of that size
@@ -56,6 +60,17 @@ def load(data_dir):
     return seqs, len(items) + 1
 
 
+def attention_mask(x, heads):
+    """The [B·heads, L, L] mask of nn.MultiheadAttention (True = may not
+    attend) for left-padded x: causal, and no padding key. Each position may
+    always see itself, so a padding query's row is never empty (NaN)."""
+    n = x.shape[1]
+    causal = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
+    m = causal[None] | (x == 0)[:, None, :]
+    m = m & ~torch.eye(n, dtype=torch.bool)[None]
+    return m.repeat_interleave(heads, dim=0)
+
+
 class Block(nn.Module):
     def __init__(self, dim, heads, p):
         super().__init__()
@@ -74,7 +89,7 @@ class Block(nn.Module):
 class SASRec(nn.Module):
     def __init__(self, n_items, dim, layers, heads, maxlen, p):
         super().__init__()
-        self.dim = dim
+        self.dim, self.heads = dim, heads
         self.emb = nn.Embedding(n_items, dim, padding_idx=0)
         # The table is also the output layer: at N(0, 1) the initial logits
         # would have a standard deviation of sqrt(dim), far too confident.
@@ -89,10 +104,14 @@ class SASRec(nn.Module):
     def forward(self, x):
         """Hidden states [B, L, dim] of left-padded item indexes x [B, L]."""
         n = x.shape[1]
-        mask = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
-        h = self.drop(self.emb(x) * math.sqrt(self.dim) + self.pos(torch.arange(n))[None])
-        for b in self.blocks:
-            h = b(h, mask)
+        # Positions count back from the newest item, so an item's position
+        # does not depend on how long the batch's longest history is.
+        pos = self.pos(torch.arange(n - 1, -1, -1))[None]
+        h = self.drop(self.emb(x) * math.sqrt(self.dim) + pos)
+        h = h * (x > 0).unsqueeze(-1)  # padding carries nothing
+        mask = attention_mask(x, self.heads)
+        for blk in self.blocks:
+            h = blk(h, mask)
         return self.norm(h)
 
     def scores(self, h):
@@ -123,6 +142,8 @@ def evaluate(model, seqs, split, maxlen, k=10):
                 if target in h:  # a repeat cannot be recommended: a miss
                     n += 1
                     continue
+                # Float scores: a tie with the target is practically
+                # impossible; if one happens it counts for the target.
                 rank = int((row > row[target]).sum())
                 if rank < k:
                     hr += 1
