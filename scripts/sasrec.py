@@ -136,19 +136,18 @@ def evaluate(model, seqs, split, maxlen, k=10):
             sc = model.scores(model(left_pad([h[-maxlen:] for h in hists]))[:, -1])
             sc[:, 0] = -math.inf
             for r, (u, h) in enumerate(zip(batch, hists)):
+                n += 1
                 target = seqs[u][split][0]
-                row = sc[r].clone()
-                row[h] = -math.inf
                 if target in h:  # a repeat cannot be recommended: a miss
-                    n += 1
                     continue
+                row = sc[r]
+                row[h] = -math.inf
                 # Float scores: a tie with the target is practically
                 # impossible; if one happens it counts for the target.
                 rank = int((row > row[target]).sum())
                 if rank < k:
                     hr += 1
                     ndcg += 1 / math.log2(rank + 2)
-                n += 1
     model.train()
     return (hr / n if n else 0.0), (ndcg / n if n else 0.0), n
 
@@ -193,7 +192,7 @@ def main(argv=None):
     steps = 0
     for ep in range(1, a.epochs + 1):
         rng.shuffle(train_users)
-        total = 0.0
+        total, batches = 0.0, 0
         for i in range(0, len(train_users), a.batch):
             rows = []
             for u in train_users[i:i + a.batch]:
@@ -209,11 +208,12 @@ def main(argv=None):
             loss.backward()
             opt.step()
             total += float(loss)
+            batches += 1
             steps += 1
         if ep % a.eval_every == 0 or ep == a.epochs:
             v = evaluate(model, seqs, "valid", a.maxlen)
             t = evaluate(model, seqs, "test", a.maxlen)
-            row = {"epoch": ep, "steps": steps, "loss": round(total / max(1, -(-len(train_users) // a.batch)), 4),
+            row = {"epoch": ep, "steps": steps, "loss": round(total / batches, 4),
                    "valid_hr@10": round(v[0], 4), "test_hr@10": round(t[0], 4), "test_ndcg@10": round(t[1], 4),
                    "test_hr@10_se": round(math.sqrt(t[0] * (1 - t[0]) / max(1, t[2])), 4),
                    "seconds": round(time.time() - t0, 1)}
