@@ -26,7 +26,10 @@ type beamCand struct {
 // are distinct allowed items ranked by their summed log-probabilities. All
 // SIDs have the same length, so no length normalisation is needed. With
 // width ≥ k the list has k items whenever k allowed items exist.
-func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, prompt []int32, resp *Response, emit func(Segment) error) error {
+//
+// With fusion, each expansion also adds the experts' FusionGain, so the
+// finished beams rank by log p_model + Σ_j λ_j·log P_j(item).
+func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, fus *fusionState, prompt []int32, resp *Response, emit func(Segment) error) error {
 	width := req.BeamWidth
 	rows := make([]RowOptions, width)
 	for i := range rows {
@@ -36,6 +39,7 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	if err != nil {
 		return err
 	}
+	proc.fusion = fus
 	if !proc.canOpen(&proc.rows[0]) {
 		return nil // no allowed item: an empty list, not an error
 	}
@@ -71,13 +75,13 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			if stale {
 				// every beam's token here is forced (see below): it adds
 				// log 1 under the constrained distribution
-				cands = append(cands, beamCand{b, allowed[0], scores[b]})
+				cands = append(cands, beamCand{b, allowed[0], scores[b] + proc.FusionGain(b, allowed[0])})
 				continue
 			}
 			logits := st.Logits(b)
 			lse := logSumExp(logits)
 			for _, t := range allowed {
-				cands = append(cands, beamCand{b, t, scores[b] + float64(logits[t]) - lse})
+				cands = append(cands, beamCand{b, t, scores[b] + float64(logits[t]) - lse + proc.FusionGain(b, t)})
 			}
 		}
 		if len(cands) == 0 {
@@ -134,7 +138,7 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 		ems = append(ems, em)
 		emScores = append(emScores, scores[b])
 	}
-	items, err := e.resolve(snap, set, ems, emScores)
+	items, err := e.resolve(snap, set, ems, emScores, fus, req.Explain)
 	if err != nil {
 		return err
 	}
@@ -214,11 +218,12 @@ func expNeg(d float32) float32 {
 // temperature 0, else temperature + top-p sampling, always under the
 // LogitsProcessor. Text streams out in chunks, items as soon as their SID
 // closes.
-func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, prompt []int32, resp *Response, emit func(Segment) error) error {
+func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, fus *fusionState, prompt []int32, resp *Response, emit func(Segment) error) error {
 	proc, err := NewLogitsProcessor(e.meta.SID, e.sp, set, []RowOptions{opts})
 	if err != nil {
 		return err
 	}
+	proc.fusion = fus
 	st, err := e.sched.prefill(ctx, [][]int32{prompt})
 	if err != nil {
 		return err
@@ -300,6 +305,7 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		}
 		t0 := time.Now()
 		nAllowed := proc.Process(0, logits)
+		proc.ApplyFusion(0, logits)
 		e.procNanos.Add(int64(time.Since(t0)))
 		if nAllowed == 0 {
 			if ok, err := rewind(); err != nil {
@@ -344,7 +350,7 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		}
 		gen = append(gen, tok)
 		if closed {
-			resolved, err := e.resolve(snap, set, []Emitted{em}, []float64{spanLP})
+			resolved, err := e.resolve(snap, set, []Emitted{em}, []float64{spanLP}, fus, req.Explain)
 			if err != nil {
 				return err
 			}

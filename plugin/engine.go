@@ -10,6 +10,7 @@ import (
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	PromptHistory int
 	// OnBatch, when set, is told the row count of every onnxruntime run.
 	OnBatch func(rows int)
+	// FusionAgg is how a trie node's prior mass aggregates its items'
+	// (prior.Sum, the default, or prior.Max).
+	FusionAgg prior.Agg
 }
 
 func (c *Config) defaults() {
@@ -102,6 +106,10 @@ type Engine struct {
 	sp    Specials
 	sched *scheduler
 
+	experts map[string]prior.Expert  // fusion experts by name (SetExperts)
+	fusion  map[string]prior.Weights // default weights per task (fusion.json)
+	agg     prior.Agg
+
 	tokens      atomic.Int64 // tokens decoded, for metrics
 	procNanos   atomic.Int64 // time spent in the LogitsProcessor
 	decodeNanos atomic.Int64 // time spent decoding (model + processor)
@@ -127,7 +135,12 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 		m.Close()
 		return nil, fmt.Errorf("plugin: model has %d logits, neo.json's vocabulary needs %d", m.Vocab(), meta.SID.End())
 	}
-	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg}
+	fusion, err := LoadFusion(modelDir)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg, fusion: fusion, agg: cfg.FusionAgg}
 	e.sp.EOS = meta.Special[sid.TokenEOS]
 	for name, id := range meta.Special {
 		switch name {
@@ -196,13 +209,17 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 	if err != nil {
 		return nil, err
 	}
+	fus, err := e.buildFusion(ctx, &req, snap, opts)
+	if err != nil {
+		return nil, err
+	}
 	resp := &Response{Task: req.Task, Format: req.Format, Segments: []Segment{}, Items: []Item{}}
 	start := time.Now()
 	defer func() { e.decodeNanos.Add(int64(time.Since(start))) }()
 	if req.Format == FormatIDs {
-		err = e.rankedList(ctx, &req, snap, set, opts, prompt, resp, emit)
+		err = e.rankedList(ctx, &req, snap, set, opts, fus, prompt, resp, emit)
 	} else {
-		err = e.sample(ctx, &req, snap, set, opts, prompt, resp, emit)
+		err = e.sample(ctx, &req, snap, set, opts, fus, prompt, resp, emit)
 	}
 	if err != nil {
 		return nil, err
@@ -264,7 +281,7 @@ func dedupe(a []uint32) []uint32 {
 
 // resolve turns emitted items into catalog items with their documents'
 // fields, fetched in one index search.
-func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, ems []Emitted, scores []float64) ([]Item, error) {
+func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, ems []Emitted, scores []float64, fus *fusionState, explain bool) ([]Item, error) {
 	items := make([]Item, len(ems))
 	ids := make([]string, len(ems))
 	for i, em := range ems {
@@ -274,6 +291,9 @@ func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, ems []Emitted, score
 		}
 		ids[i] = snap.ID(ord)
 		items[i] = Item{SID: snap.SID(ord).String(), ID: ids[i], Score: scores[i]}
+		if explain && fus != nil {
+			items[i].Parts = fus.parts(ord, scores[i])
+		}
 	}
 	docs, err := e.cat.GetMany(ids)
 	if err != nil {

@@ -69,6 +69,7 @@ type LogitsProcessor struct {
 	rows      []rowState
 	spare     []rowState // Reorder's second buffer
 	rowOpts   []RowOptions
+	fusion    *fusionState // nil: the model alone
 	// scratch, reused by every call
 	codes []uint16
 	mark  []uint32

@@ -13,6 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/plugin/prior"
 )
 
 // GenerativeQuery is a Bleve query whose hits are the items the model
@@ -32,7 +33,9 @@ type GenerativeQuery struct {
 	Types   []string    `json:"types,omitempty"`
 	K       int         `json:"k,omitempty"`
 	Filter  query.Query `json:"-"`
-	BoostV  *query.Boost
+	// Fusion: as Request.Fusion ("fusion": {...} or "none" in JSON).
+	Fusion prior.Weights `json:"-"`
+	BoostV *query.Boost
 
 	engine *Engine
 }
@@ -41,7 +44,7 @@ type GenerativeQuery struct {
 func NewGenerativeQuery(e *Engine, req Request) *GenerativeQuery {
 	return &GenerativeQuery{
 		Task: req.Task, Query: req.Query, History: req.History, Context: req.Context,
-		Types: req.Types, K: req.K, Filter: req.Filter, engine: e,
+		Types: req.Types, K: req.K, Filter: req.Filter, Fusion: req.Fusion, engine: e,
 	}
 }
 
@@ -57,7 +60,7 @@ func (q *GenerativeQuery) Boost() float64 { return q.BoostV.Value() }
 // Request is the engine request the query runs (ids format).
 func (q *GenerativeQuery) Request() Request {
 	return Request{Task: q.Task, Query: q.Query, History: q.History, Context: q.Context,
-		Types: q.Types, K: q.K, Filter: q.Filter, Format: FormatIDs}
+		Types: q.Types, K: q.K, Filter: q.Filter, Fusion: q.Fusion, Format: FormatIDs}
 }
 
 // MarshalJSON writes the {"generative": {...}} node.
@@ -66,8 +69,16 @@ func (q *GenerativeQuery) MarshalJSON() ([]byte, error) {
 	inner := struct {
 		*plain
 		Filter query.Query  `json:"filter,omitempty"`
+		Fusion any          `json:"fusion,omitempty"`
 		Boost  *query.Boost `json:"boost,omitempty"`
-	}{(*plain)(q), q.Filter, q.BoostV}
+	}{(*plain)(q), q.Filter, nil, q.BoostV}
+	switch {
+	case q.Fusion == nil:
+	case len(q.Fusion) == 0:
+		inner.Fusion = "none"
+	default:
+		inner.Fusion = map[string]float64(q.Fusion)
+	}
 	return json.Marshal(map[string]any{"generative": inner})
 }
 
@@ -211,6 +222,7 @@ func parseGenerative(raw json.RawMessage, e *Engine) (query.Query, error) {
 		Types   []string        `json:"types"`
 		K       int             `json:"k"`
 		Filter  json.RawMessage `json:"filter"`
+		Fusion  any             `json:"fusion"`
 		Boost   *float64        `json:"boost"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -240,6 +252,13 @@ func parseGenerative(raw json.RawMessage, e *Engine) (query.Query, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: generative query filter: %v", ErrBadRequest, err)
 		}
+	}
+	if g.Fusion != nil {
+		w, err := prior.Parse(g.Fusion)
+		if err != nil {
+			return nil, fmt.Errorf("%w: generative query: %v", ErrBadRequest, err)
+		}
+		q.Fusion = w
 	}
 	if g.Boost != nil {
 		q.SetBoost(*g.Boost)

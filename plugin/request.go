@@ -9,6 +9,7 @@ package plugin
 import (
 	"github.com/blevesearch/bleve/v2/search/query"
 
+	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -48,6 +49,12 @@ type Request struct {
 	TopP           float64 // text/mixed: nucleus sampling (default 1)
 	Seed           uint64  // sampling seed (0 = derived from the request)
 	Prompt         string  // raw prompt text; replaces the task template
+	// Fusion weighs the catalog's experts in decoding (expert → λ, see
+	// package prior). nil takes the model directory's defaults for the
+	// task (fusion.json); an empty non-nil map decodes with the model alone.
+	Fusion prior.Weights
+	// Explain adds each expert's part of every item's score (Item.Parts).
+	Explain bool
 }
 
 // Item is a catalog item the model emitted.
@@ -56,6 +63,9 @@ type Item struct {
 	ID     string         `json:"id"`
 	Score  float64        `json:"score"`
 	Fields map[string]any `json:"fields,omitempty"`
+	// Parts splits Score into each fusion expert's λ·log P(item) and the
+	// model's rest (Request.Explain with fusion only).
+	Parts map[string]float64 `json:"parts,omitempty"`
 }
 
 // Segment is one piece of an answer: text or an item.

@@ -84,10 +84,15 @@ type Report struct {
 	// cosine of the same-type item pairs sharing exactly d leading codes,
 	// against the mean over all same-type pairs. Good SIDs rise with d.
 	PrefixSimilarity []PrefixSim `json:"prefix_similarity"`
-	// FallbackItems had text but no word known to the embedder and no
-	// interactions; they got a pseudo-random direction derived from their
-	// ID, so their SIDs are unique but carry no meaning.
+	// FallbackItems had no embedding, no word known to the embedder and
+	// no (train) interactions; they got a pseudo-random direction derived
+	// from their ID, so their SIDs are valid and unique but carry no
+	// meaning, and the items stay reachable by filters and decoding.
 	FallbackItems int `json:"fallback_items"`
+	// Sources counts the items placed by each source: "embedding", "text"
+	// (text, mixed with co-occurrence when the item has interactions),
+	// "cooc" (co-occurrence alone) and "fallback".
+	Sources map[string]int `json:"sources"`
 	// CrossType is, per semantic level, the share of neighbouring session
 	// items of different types that have the same code there (nil without
 	// sessions). Aligned codes make it rise well above chance, 1/codebook.
@@ -298,10 +303,10 @@ func (q *Quantizer) Codes(item AssignItem) (typ string, codes []int, err error) 
 // (alignCodes), so a code names the same taste in every type, unless
 // opt.Unaligned. The result is deterministic for a given input and seed.
 //
-// An item with no text, no embedding and no interactions is an error (there
-// is nothing to place it by). An item whose text has no word known to the
-// embedder and that has no interactions gets a pseudo-random direction from
-// its ID (counted in Report.FallbackItems).
+// An item with nothing to place it by (no embedding, no text word known to
+// the embedder, no interactions) gets a pseudo-random direction from its
+// ID (counted in Report.FallbackItems and Sources["fallback"]), so one such
+// item never aborts the assignment of the others.
 func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 	start := time.Now()
 	if len(items) == 0 {
@@ -395,7 +400,7 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 	q := &Quantizer{Version: 1, Levels: opt.Levels, CoocWeight: opt.CoocWeight, Seed: opt.Seed, Types: map[string]*TypeQuantizer{}}
 	a := &Assignment{SIDs: make([]SID, len(items)), Types: typeNames, Codebook: map[string][]int{}, Quantizer: q}
 	rep := &a.Report
-	*rep = Report{Items: len(items), Types: len(typeNames), Levels: opt.Levels, CodebookUsage: map[string][]float64{}}
+	*rep = Report{Items: len(items), Types: len(typeNames), Levels: opt.Levels, CodebookUsage: map[string][]float64{}, Sources: map[string]int{}}
 	sims := make([]simAcc, opt.Levels+2)
 
 	steps, done := len(typeNames)*(opt.Levels+1), 0
@@ -412,7 +417,7 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 		members := byType[typ]
 		typeSeed := opt.Seed ^ hash64(typ)
 		progress("quantize", done, steps)
-		tq, x, fallback, err := embedType(typ, members, items, cooc, hasCooc, opt, typeSeed)
+		tq, x, fallback, err := embedType(typ, members, items, cooc, hasCooc, opt, typeSeed, rep.Sources)
 		if err != nil {
 			return nil, err
 		}
@@ -489,7 +494,7 @@ func Assign(items []AssignItem, opt AssignOptions) (*Assignment, error) {
 
 // embedType builds the type's quantizer input: its model (without
 // codebooks) and the n x Dim matrix of unit item vectors.
-func embedType(typ string, members []int, items []AssignItem, cooc [][]float32, hasCooc []bool, opt AssignOptions, seed uint64) (tq *TypeQuantizer, x []float64, fallback int, err error) {
+func embedType(typ string, members []int, items []AssignItem, cooc [][]float32, hasCooc []bool, opt AssignOptions, seed uint64, sources map[string]int) (tq *TypeQuantizer, x []float64, fallback int, err error) {
 	n := len(members)
 	tq = &TypeQuantizer{}
 	text := make([][]float32, n)
@@ -547,26 +552,27 @@ func embedType(typ string, members []int, items []AssignItem, cooc [][]float32, 
 		return nil, nil, 0, fmt.Errorf("sid: type %q: no item has text, an embedding or interactions", typ)
 	}
 	x = make([]float64, 0, n*tq.Dim)
-	var missing []string
 	for p, i := range members {
 		var c []float32
 		if tq.CoocDim > 0 && hasCooc[i] {
 			c = cooc[i]
 		}
 		v := tq.vector(text[p], c, opt.CoocWeight)
-		if norm(v) == 0 {
-			if strings.TrimSpace(items[i].Text) == "" {
-				missing = append(missing, items[i].ID)
-				continue
-			}
+		switch {
+		case norm(v) == 0:
+			// nothing to place it by (no embedding, no known word, no
+			// train interaction): a direction from its ID alone
 			v = fallbackVector(opt.Seed, items[i].ID, tq.Dim)
 			fallback++
+			sources["fallback"]++
+		case tq.Source == SourceEmbedding:
+			sources["embedding"]++
+		case p < len(text) && nonZero(text[p]):
+			sources["text"]++
+		default:
+			sources["cooc"]++
 		}
 		x = append(x, v...)
-	}
-	if len(missing) > 0 {
-		ex := missing[:min(5, len(missing))]
-		return nil, nil, 0, fmt.Errorf("sid: type %q: %d items have no text, no embedding and no interactions (e.g. %q)", typ, len(missing), ex)
 	}
 	return tq, x, fallback, nil
 }
@@ -604,4 +610,13 @@ func prefixSims(acc []simAcc, x []float64, d int, codes [][]int) {
 			acc[depth].dots += (dot(sum, sum) - sq) / 2
 		}
 	}
+}
+
+func nonZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -324,8 +325,6 @@ func TestAssignErrors(t *testing.T) {
 		{"no id", []AssignItem{{Type: "a", Text: "x y"}}, AssignOptions{}, "has no ID"},
 		{"duplicate id", []AssignItem{{ID: "1", Type: "a", Text: "red bag"}, {ID: "1", Type: "a", Text: "red bag"}}, AssignOptions{}, "duplicate"},
 		{"bad type", []AssignItem{{ID: "1", Type: "--", Text: "red bag"}}, AssignOptions{}, "usable name"},
-		{"nothing to go on", []AssignItem{{ID: "1", Type: "a", Text: "red bag"}, {ID: "2", Type: "a"}}, AssignOptions{},
-			"no text, no embedding and no interactions"},
 		{"ids only, no sessions", []AssignItem{{ID: "1", Type: "a"}, {ID: "2", Type: "a"}}, AssignOptions{}, "no item has text"},
 		{"inconsistent dims", []AssignItem{{ID: "1", Type: "a", Embedding: emb(1, 0)}, {ID: "2", Type: "a", Embedding: emb(1, 0, 0)}}, AssignOptions{},
 			"dimensional embedding"},
@@ -530,5 +529,32 @@ func TestAssignProgress(t *testing.T) {
 	}
 	if stages["quantize"] == 0 || len(stages) != 1 {
 		t.Errorf("stages %v", stages)
+	}
+}
+
+// An item with nothing to place it by gets a fallback SID; the others are
+// assigned as usual, and the report counts each source.
+func TestAssignFallbackItems(t *testing.T) {
+	items := []AssignItem{{ID: "1", Type: "a", Text: "red bag"}, {ID: "2", Type: "a"}, {ID: "3", Type: "a", Text: "blue bag"}, {ID: "4", Type: "a", Text: "?? !!"}}
+	as, err := Assign(items, AssignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, it := range items {
+		s := as.SIDs[i]
+		if s.Type == "" {
+			t.Fatalf("item %s has no SID", it.ID)
+		}
+		if seen[s.Key()] {
+			t.Fatalf("SID %s given twice", s.Key())
+		}
+		seen[s.Key()] = true
+	}
+	if got, want := as.Report.Sources, map[string]int{"text": 2, "fallback": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("sources %v, want %v", got, want)
+	}
+	if as.Report.FallbackItems != 2 {
+		t.Errorf("fallback items %d, want 2", as.Report.FallbackItems)
 	}
 }

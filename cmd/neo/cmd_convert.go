@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/neo-search/neo/index/convert"
 	"github.com/neo-search/neo/plugin/eval"
 )
 
@@ -43,8 +44,11 @@ func runConvert(args []string) int {
 	seed := fs.Uint64("seed", 1, "seed of the train/test split of tag queries")
 	frac := fs.Float64("test-fraction", 0.2, "share of (tag, movie) pairs held out as test queries")
 	asJSON := fs.Bool("json", false, "print the counts as one JSON line")
+	items := fs.String("items", "", "seq: item text, a JSON map {\"ITEM\": {\"title\",\"description\"}} or an items NDJSON")
+	typ := fs.String("type", "item", "seq: the items' entity type")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: neo convert movielens DIR OUT [--seed 1] [--test-fraction 0.2] [--json]\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: neo convert movielens DIR OUT [--seed 1] [--test-fraction 0.2] [--json]\n"+
+			"       neo convert seq SEQFILE OUT [--items FILE] [--type item] [--json]\n\n"+
 			"Converts a GroupLens MovieLens folder (movies.csv, ratings.csv, tags.csv; the\n"+
 			"ml-latest-small layout) into OUT/items.ndjson, interactions.ndjson, queries.ndjson.")
 		fs.PrintDefaults()
@@ -56,9 +60,27 @@ func runConvert(args []string) int {
 	if err != nil {
 		return 2
 	}
+	if len(pos) == 3 && pos[0] == "seq" {
+		rep, err := convert.Seq(pos[1], *items, pos[2], *typ)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo convert seq:", err)
+			return 1
+		}
+		for _, b := range rep.Bad {
+			fmt.Fprintf(os.Stderr, "%s:%d: %s\n", pos[1], b.Line, b.Reason)
+		}
+		if *asJSON {
+			b, _ := json.Marshal(rep)
+			fmt.Println(string(b))
+		} else {
+			fmt.Printf("wrote %s: %d users, %d items (%d without text, %d only in the text file), %d interactions, %d bad lines\n",
+				pos[2], rep.Users, rep.Items, rep.NoText, rep.TextOnly, rep.Interactions, len(rep.Bad))
+		}
+		return 0
+	}
 	if len(pos) != 3 || pos[0] != "movielens" {
 		if len(pos) > 0 && pos[0] != "movielens" {
-			fmt.Fprintf(os.Stderr, "neo convert: unknown dataset kind %q (supported: movielens)\n", pos[0])
+			fmt.Fprintf(os.Stderr, "neo convert: unknown dataset kind %q (supported: movielens, seq)\n", pos[0])
 		}
 		fs.Usage()
 		return 2

@@ -37,6 +37,9 @@ func runEval(args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	fs.IntVar(&evalBeam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
 	fs.StringVar(&evalModelDir, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
+	fusion := fs.String("fusion", "", `fusion weights for the neo_fusion entries: "none", {"bm25":1,"popularity":0.5} for every task, or {"search":{...},"recommend":{...}} (default: the model directory's fusion.json)`)
+	tune := fs.Bool("tune", false, "tune the fusion weights on the valid split (coordinate ascent) and write them to the model directory's fusion.json")
+	tuneLimit := fs.Int("tune-limit", 1000, "--tune: at most this many valid cases per task and trial")
 	var topt trainOptions
 	topt.flags(fs)
 	fs.Usage = func() {
@@ -67,7 +70,18 @@ func runEval(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if evalFusion, err = parseFusionFlag(*fusion); err != nil {
+		fmt.Fprintln(os.Stderr, "neo eval:", err)
+		return 2
+	}
 	opt := eval.Options{K: *k, Split: *split, Limit: *limit, Progress: evalProgress(*quiet)}
+	if *tune {
+		if topt.train {
+			fmt.Fprintln(os.Stderr, "neo eval: --tune tunes a trained model; run --train first, then --tune --model DIR")
+			return 2
+		}
+		return evalTuneMain(ctx, dir, *k, *tuneLimit, *asJSON)
+	}
 	if topt.train {
 		if evalModelDir != "" {
 			fmt.Fprintln(os.Stderr, "neo eval: --train trains its own models; drop --model")
@@ -108,38 +122,27 @@ func evalRunDir(ctx context.Context, dir, only string, opt eval.Options) (*eval.
 	if err != nil {
 		return nil, err
 	}
-	return evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods) (func(), error) {
-		s, r, err := neoMethods(ctx, ds)
+	return evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
+		cleanup, err := neoMethods(ctx, ds, kit, m)
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if s != nil {
-			m.Search["neo"] = s
-		}
-		if r != nil {
-			m.Recommend["neo"] = r
-		}
-		return func() {
-			for _, x := range []any{s, r} {
-				if c, ok := x.(io.Closer); ok {
-					c.Close()
-				}
-			}
-		}, nil
+		return cleanup, nil
 	})
 }
 
 // evalRunDataset builds the baselines, lets add put further methods in
 // (and clean them up afterwards), keeps the methods named in only (all
 // when empty) and runs the evaluation.
-func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval.Options, add func(*eval.Methods) (func(), error)) (*eval.Report, error) {
-	methods, closeBase, err := eval.Baselines(ctx, ds)
+func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval.Options, add func(*eval.Methods, *eval.Kit) (func(), error)) (*eval.Report, error) {
+	kit, err := eval.NewKit(ctx, ds)
 	if err != nil {
 		return nil, err
 	}
-	defer closeBase()
+	defer kit.Close()
+	methods := kit.Baselines()
 	if add != nil {
-		cleanup, err := add(&methods)
+		cleanup, err := add(&methods, kit)
 		if err != nil {
 			return nil, err
 		}

@@ -3,15 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/neo-search/neo/exporter"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -21,11 +24,9 @@ var (
 	evalBeam     int
 )
 
-// neoMethods loads the model for `neo eval` as method "neo": an in-memory
-// catalog of the data set's items carrying the SIDs the model was trained
-// on (the model directory's sids.tsv), and the engine over it. With no
-// model directory there is no "neo" entry.
-func neoMethods(ctx context.Context, ds *eval.Dataset) (eval.Searcher, eval.Recommender, error) {
+// neoMethods loads the model for `neo eval` (see addNeoMethods). With no
+// model directory there is no neo entry.
+func neoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, m *eval.Methods) (func(), error) {
 	dir := evalModelDir
 	if dir == "" {
 		dir = filepath.Join(ds.Dir, "model")
@@ -34,15 +35,90 @@ func neoMethods(ctx context.Context, ds *eval.Dataset) (eval.Searcher, eval.Reco
 		}
 		if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
 			fmt.Fprintf(os.Stderr, "eval: no model at %s; method neo skipped (train one with neo train, or pass --model)\n", dir)
-			return nil, nil, nil
+			return nil, nil
 		}
 	}
+	nm, err := addNeoMethods(ctx, ds, kit, dir, "neo", true, true, m)
+	if err != nil {
+		return nil, err
+	}
+	return func() { nm.Close() }, nil
+}
+
+// addNeoMethods opens the model of dir over an in-memory catalog of the
+// data set's items carrying the SIDs the model was trained on (the model
+// directory's sids.tsv) and adds, per task it serves:
+//   - NAME: the model alone (fusion "none");
+//   - NAME_fusion: in-beam fusion with the kit's experts, under the weights
+//     of --fusion or the model directory's fusion.json (absent when neither
+//     has weights for the task);
+//   - NAME_rrf: reciprocal rank fusion of NAME's list with the baselines'
+//     lists (fusion after decoding).
+func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods) (*neoMethod, error) {
 	eng, err := openEngineOn(ctx, dir, ds.Items)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m := &neoMethod{eng: eng}
-	return m, m, nil
+	eng.SetExperts(kit.Experts())
+	weights := map[string]prior.Weights{plugin.TaskSearch: eng.Fusion(plugin.TaskSearch), plugin.TaskRecommend: eng.Fusion(plugin.TaskRecommend)}
+	if evalFusion != nil {
+		weights = evalFusion
+	}
+	pure := &neoMethod{eng: eng, fusion: prior.Weights{}, cache: map[string][]string{}}
+	base := kit.Baselines()
+	if search {
+		m.Search[name] = pure
+		if w := weights[plugin.TaskSearch]; w.Active() {
+			m.Search[name+"_fusion"] = &neoMethod{eng: eng, fusion: w, shared: pure}
+		}
+		m.Search[name+"_rrf"] = eval.RRFSearch{pure.cached(), base.Search["bm25"], base.Search["popularity"]}
+	}
+	if recommend {
+		m.Recommend[name] = pure
+		if w := weights[plugin.TaskRecommend]; w.Active() {
+			m.Recommend[name+"_fusion"] = &neoMethod{eng: eng, fusion: w, shared: pure}
+		}
+		m.Recommend[name+"_rrf"] = eval.RRFRecommend{pure.cached(), base.Recommend["itemknn"], base.Recommend["seqknn"], base.Recommend["popularity"]}
+	}
+	return pure, nil
+}
+
+// evalFusion is `neo eval --fusion` (nil: the model directory's weights).
+var evalFusion map[string]prior.Weights
+
+// parseFusionFlag reads --fusion: "none", an object of weights for every
+// task, or an object of tasks to weights (as fusion.json).
+func parseFusionFlag(s string) (map[string]prior.Weights, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var v any = s
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, fmt.Errorf("--fusion: %w", err)
+		}
+	}
+	if obj, ok := v.(map[string]any); ok {
+		if _, per := obj[plugin.TaskSearch]; per {
+			out := map[string]prior.Weights{}
+			for task, x := range obj {
+				w, err := prior.Parse(x)
+				if err != nil {
+					return nil, fmt.Errorf("--fusion %s: %w", task, err)
+				}
+				out[task] = w
+			}
+			return out, nil
+		}
+		if _, per := obj[plugin.TaskRecommend]; per {
+			return parseFusionFlag(`{"search":{},` + strings.TrimPrefix(strings.TrimSpace(s), "{"))
+		}
+	}
+	w, err := prior.Parse(v)
+	if err != nil {
+		return nil, fmt.Errorf("--fusion: %w", err)
+	}
+	return map[string]prior.Weights{plugin.TaskSearch: w, plugin.TaskRecommend: w}, nil
 }
 
 // openEngineOn builds an in-memory catalog of items with the SIDs of the
@@ -94,9 +170,33 @@ func evalEngineConfig(modelDir string) plugin.Config {
 // neoMethod adapts the engine to the evaluation's interfaces. It serves
 // both tasks, so Close may be called twice.
 type neoMethod struct {
-	eng  *plugin.Engine
-	once sync.Once
-	err  error
+	eng    *plugin.Engine
+	fusion prior.Weights // nil: the model directory's defaults
+	// cache keeps the answers of the model alone, for NAME_rrf; shared
+	// points a fusion variant at the method that owns the engine.
+	cache  map[string][]string
+	shared *neoMethod
+	once   sync.Once
+	err    error
+}
+
+// cached answers from the cache of this method's earlier answers (the
+// runner asks NAME before NAME_rrf), running the model for a miss.
+func (m *neoMethod) cached() *cachedNeo { return &cachedNeo{m} }
+
+type cachedNeo struct{ m *neoMethod }
+
+// rrfNeoDepth is the list length of the model alone inside NAME_rrf: the
+// runner's depth, so its answers come from the cache (a beam as wide as
+// eval.RRFDepth would cost ten times as much).
+const rrfNeoDepth = 30
+
+func (c *cachedNeo) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+	return c.m.Search(ctx, q, min(k, rrfNeoDepth))
+}
+
+func (c *cachedNeo) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
+	return c.m.Recommend(ctx, history, typ, min(k, rrfNeoDepth))
 }
 
 func (m *neoMethod) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
@@ -119,6 +219,14 @@ func (m *neoMethod) ids(ctx context.Context, req plugin.Request) ([]string, erro
 	if evalBeam > 0 {
 		req.BeamWidth = max(evalBeam, req.K)
 	}
+	req.Fusion = m.fusion
+	var key string
+	if m.cache != nil {
+		key = fmt.Sprintf("%s\x00%s\x00%q\x00%q\x00%d", req.Task, req.Query, req.History, req.Types, req.K)
+		if ids, ok := m.cache[key]; ok {
+			return ids, nil
+		}
+	}
 	resp, err := m.eng.Generate(ctx, req)
 	if err != nil {
 		return nil, err
@@ -127,10 +235,16 @@ func (m *neoMethod) ids(ctx context.Context, req plugin.Request) ([]string, erro
 	for i, it := range resp.Items {
 		out[i] = it.ID
 	}
+	if m.cache != nil {
+		m.cache[key] = out
+	}
 	return out, nil
 }
 
 func (m *neoMethod) Close() error {
+	if m.shared != nil {
+		return nil // the owner closes the engine
+	}
 	m.once.Do(func() {
 		cat := m.eng.Catalog()
 		m.err = m.eng.Close()

@@ -175,8 +175,8 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, o *t
 		return 1
 	}
 	t0 := time.Now()
-	rep, err := evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods) (func(), error) {
-		return addArmMethods(ctx, ds, tr.Arms, m)
+	rep, err := evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
+		return addArmMethods(ctx, ds, kit, tr.Arms, m)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
@@ -452,7 +452,7 @@ func (a *armInfo) readTraining(model string) error {
 // addArmMethods opens each trained arm's model over the data set's items
 // and adds it to the blocks it was trained for. The cleanup records the
 // arms' decode statistics, then closes the engines.
-func addArmMethods(ctx context.Context, ds *eval.Dataset, arms []*armInfo, m *eval.Methods) (func(), error) {
+func addArmMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []*armInfo, m *eval.Methods) (func(), error) {
 	var opened []*neoMethod
 	var infos []*armInfo
 	cleanup := func() {
@@ -466,19 +466,12 @@ func addArmMethods(ctx context.Context, ds *eval.Dataset, arms []*armInfo, m *ev
 		}
 	}
 	for _, a := range arms {
-		eng, err := openEngineOn(ctx, a.modelDir, ds.Items)
+		nm, err := addNeoMethods(ctx, ds, kit, a.modelDir, a.Method, a.arm.search, a.arm.recommend, m)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("arm %s: %w", a.Arm, err)
 		}
-		nm := &neoMethod{eng: eng}
 		opened, infos = append(opened, nm), append(infos, a)
-		if a.arm.search {
-			m.Search[a.Method] = nm
-		}
-		if a.arm.recommend {
-			m.Recommend[a.Method] = nm
-		}
 	}
 	return cleanup, nil
 }

@@ -7,12 +7,14 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/plugin/prior"
 )
 
 // Searcher answers a search query with ranked item ids (best first, at most
@@ -43,28 +45,172 @@ const PriorWeight = 0.3
 
 // Baselines builds the standard baselines of ds from its train data only:
 // search "bm25", "popularity", "bm25_prior" (when ds has queries) and
-// recommend "popularity", "itemknn", "seqknn" (when ds has interactions).
-// close releases the baselines' in-memory Bleve index.
+// recommend "popularity", "itemknn", "seqknn" (when ds has interactions),
+// and the baseline-only fusions "rrf_bm25_popularity" (search) and
+// "rrf_itemknn_seqknn_popularity" (recommend). close releases the
+// baselines' in-memory Bleve index.
 func Baselines(ctx context.Context, ds *Dataset) (m Methods, close func() error, err error) {
-	st := newStats(ds)
-	close = func() error { return nil }
-	m = Methods{Search: map[string]Searcher{}, Recommend: map[string]Recommender{}}
+	kit, err := NewKit(ctx, ds)
+	if err != nil {
+		return Methods{}, nil, err
+	}
+	return kit.Baselines(), kit.Close, nil
+}
+
+// Kit holds the baselines' statistics and lexical index, so the baselines
+// and the fusion experts given to neo (Experts) are the same numbers.
+type Kit struct {
+	st  *stats
+	lex *lexical // nil without queries
+}
+
+// NewKit builds the statistics of ds's train data.
+func NewKit(ctx context.Context, ds *Dataset) (*Kit, error) {
+	k := &Kit{st: newStats(ds)}
 	if ds.HasQueries {
-		lex, err := newLexical(ctx, ds, st)
+		lex, err := newLexical(ctx, ds, k.st)
 		if err != nil {
-			return Methods{}, nil, err
+			return nil, err
 		}
-		close = lex.idx.Close
-		m.Search["bm25"] = &BM25{lex: lex}
-		m.Search["bm25_prior"] = &BM25{lex: lex, Prior: PriorWeight}
-		m.Search["popularity"] = &Popular{st: st, rank: st.searchRank}
+		k.lex = lex
 	}
-	if ds.HasInteractions {
-		m.Recommend["popularity"] = &PopularRec{st: st}
-		m.Recommend["itemknn"] = newItemKNN(ds, st)
-		m.Recommend["seqknn"] = newSeqKNN(ds, st)
+	return k, nil
+}
+
+// Close releases the lexical index.
+func (k *Kit) Close() error {
+	if k.lex != nil {
+		return k.lex.idx.Close()
 	}
-	return m, close, nil
+	return nil
+}
+
+// Baselines are the methods Baselines describes.
+func (k *Kit) Baselines() Methods {
+	st := k.st
+	m := Methods{Search: map[string]Searcher{}, Recommend: map[string]Recommender{}}
+	if k.lex != nil {
+		bm := &BM25{lex: k.lex}
+		pop := &Popular{st: st, rank: st.searchRank}
+		m.Search["bm25"] = bm
+		m.Search["bm25_prior"] = &BM25{lex: k.lex, Prior: PriorWeight}
+		m.Search["popularity"] = pop
+		m.Search["rrf_bm25_popularity"] = RRFSearch{bm, pop}
+	}
+	if st.ds.HasInteractions {
+		pop := &PopularRec{st: st}
+		ik := &ItemKNN{st: st, cf: st.cf()}
+		sk := &SeqKNN{st: st, cf: st.cf()}
+		m.Recommend["popularity"] = pop
+		m.Recommend["itemknn"] = ik
+		m.Recommend["seqknn"] = sk
+		m.Recommend["rrf_itemknn_seqknn_popularity"] = RRFRecommend{ik, sk, pop}
+	}
+	return m
+}
+
+// Experts are the fusion experts over the same statistics as the
+// baselines: bm25 is the bm25 baseline's index and scores (top
+// prior.MaxHits of the query, or of a recommendation's context);
+// popularity weighs log(1+count) of the search popularity for search and of
+// the train interactions otherwise; itemknn and seqknn are the baselines'
+// scores of the history.
+func (k *Kit) Experts() map[string]prior.Expert {
+	st := k.st
+	ex := map[string]prior.Expert{}
+	if k.lex != nil {
+		ex[prior.BM25] = prior.ExpertFunc(func(ctx context.Context, q prior.Query) ([]prior.Hit, error) {
+			if len(q.Types) > 1 {
+				return nil, nil // the baseline index filters one type
+			}
+			iq := index.Query{Query: q.Text}
+			if len(q.Types) == 1 {
+				iq.Type = q.Types[0]
+			}
+			hs, err := k.lex.search(ctx, iq, prior.MaxHits)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]prior.Hit, len(hs))
+			for i, h := range hs {
+				out[i] = prior.Hit{ID: st.ids[h.i], Score: h.score}
+			}
+			return out, nil
+		})
+	}
+	searchPop := prior.PopularityHits(st.ids, st.searchPop)
+	recPop := prior.PopularityHits(st.ids, st.trainCount)
+	ex[prior.Popularity] = prior.ExpertFunc(func(_ context.Context, q prior.Query) ([]prior.Hit, error) {
+		if q.Task == "search" {
+			return searchPop, nil
+		}
+		return recPop, nil
+	})
+	if st.ds.HasInteractions {
+		cf := st.cf()
+		ex[prior.ItemKNN] = cf.ItemKNNExpert()
+		ex[prior.SeqKNN] = cf.SeqKNNExpert()
+	}
+	return ex
+}
+
+// RRFK is the k of reciprocal rank fusion: an item at rank r (from 1) of a
+// list adds 1/(RRFK + r). 60 is the value of Cormack et al., not tuned.
+const RRFK = 60
+
+// RRFDepth is how many ids each fused list contributes.
+const RRFDepth = 100
+
+// rrf fuses ranked lists by reciprocal rank, ties by first appearance.
+func rrf(lists [][]string, k int) []string {
+	score := map[string]float64{}
+	var order []string
+	for _, l := range lists {
+		for r, id := range l {
+			if _, ok := score[id]; !ok {
+				order = append(order, id)
+			}
+			score[id] += 1 / float64(RRFK+r+1)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(score[b], score[a]) })
+	if len(order) > k {
+		order = order[:k]
+	}
+	return order
+}
+
+// RRFSearch fuses searchers' lists by reciprocal rank (fusion after
+// retrieval, as hybrid search engines do).
+type RRFSearch []Searcher
+
+// Search implements Searcher.
+func (f RRFSearch) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+	lists := make([][]string, len(f))
+	for i, s := range f {
+		l, err := s.Search(ctx, q, max(k, RRFDepth))
+		if err != nil {
+			return nil, err
+		}
+		lists[i] = l
+	}
+	return rrf(lists, k), nil
+}
+
+// RRFRecommend fuses recommenders' lists by reciprocal rank.
+type RRFRecommend []Recommender
+
+// Recommend implements Recommender.
+func (f RRFRecommend) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
+	lists := make([][]string, len(f))
+	for i, r := range f {
+		l, err := r.Recommend(ctx, history, typ, max(k, RRFDepth))
+		if err != nil {
+			return nil, err
+		}
+		lists[i] = l
+	}
+	return rrf(lists, k), nil
 }
 
 // stats holds the catalog in dense form and the train popularity counts.
@@ -81,6 +227,16 @@ type stats struct {
 	searchPop  []float64
 	searchRank ranking
 	recRank    ranking
+
+	cfOnce  sync.Once
+	cfStats *prior.CF
+}
+
+// cf is the collaborative statistics of the train sequences, shared by
+// the itemknn and seqknn baselines and the fusion priors.
+func (st *stats) cf() *prior.CF {
+	st.cfOnce.Do(func() { st.cfStats = prior.NewCF(st.ids, trainSequences(st.ds, st)) })
+	return st.cfStats
 }
 
 // ranking is a precomputed popularity order of the available items, overall
@@ -444,136 +600,36 @@ func trainSequences(ds *Dataset, st *stats) [][]int32 {
 
 // ItemKNN scores candidates by item-item cosine similarity of their user
 // sets (train events, each user counted once per item), summed over the
-// last LastN distinct history items.
+// last cf.LastN distinct history items (prior.CF.ItemKNNScores).
 type ItemKNN struct {
-	st        *stats
-	userItems [][]int32 // per user, distinct items
-	itemUsers [][]int32 // per item, distinct users
-	LastN     int
-}
-
-func newItemKNN(ds *Dataset, st *stats) *ItemKNN {
-	m := &ItemKNN{st: st, itemUsers: make([][]int32, len(st.ids)), LastN: 5}
-	for u, seq := range trainSequences(ds, st) {
-		seen := map[int32]bool{}
-		var items []int32
-		for _, i := range seq {
-			if !seen[i] {
-				seen[i] = true
-				items = append(items, i)
-				m.itemUsers[i] = append(m.itemUsers[i], int32(u))
-			}
-		}
-		m.userItems = append(m.userItems, items)
-	}
-	return m
-}
-
-// lastDistinct returns up to n distinct known history items, most recent
-// first.
-func (st *stats) lastDistinct(history []string, n int) []int32 {
-	var out []int32
-	for j := len(history) - 1; j >= 0 && len(out) < n; j-- {
-		i, ok := st.ord[history[j]]
-		if ok && !slices.Contains(out, i) {
-			out = append(out, i)
-		}
-	}
-	return out
+	st *stats
+	cf *prior.CF
 }
 
 // Recommend implements Recommender.
 func (m *ItemKNN) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
-	st := m.st
-	score := make([]float64, len(st.ids))
-	cnt := make([]float64, len(st.ids))
-	var touched []int32
-	for _, h := range st.lastDistinct(history, m.LastN) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		nh := float64(len(m.itemUsers[h]))
-		if nh == 0 {
-			continue
-		}
-		var local []int32
-		for _, u := range m.itemUsers[h] {
-			for _, c := range m.userItems[u] {
-				if cnt[c] == 0 {
-					local = append(local, c)
-				}
-				cnt[c]++
-			}
-		}
-		for _, c := range local {
-			if c != h {
-				if score[c] == 0 {
-					touched = append(touched, c)
-				}
-				score[c] += cnt[c] / math.Sqrt(nh*float64(len(m.itemUsers[c])))
-			}
-			cnt[c] = 0
-		}
+	score := make([]float64, len(m.st.ids))
+	touched, err := m.cf.ItemKNNScores(ctx, history, score)
+	if err != nil {
+		return nil, err
 	}
-	return st.topScored(score, touched, st.historySet(history), typ, k), nil
+	return m.st.topScored(score, touched, m.st.historySet(history), typ, k), nil
 }
 
-// SeqKNN scores candidates by ordered co-occurrence: in the train
-// sequences, b following a within Window positions counts once for a→b. A
-// candidate c scores the sum, over the last HistoryN history items h, of
-// count(h→c)/p, p = 1 for the most recent history item, 2 for the one
-// before, ... Raw counts, not cosine: normalising by sqrt(out(h)·in(c))
-// favours rare items and cut HR@10 on the MovieLens valid split from 0.13
-// to 0.09.
+// SeqKNN scores candidates by ordered co-occurrence in the train sequences
+// (prior.CF.SeqKNNScores: b following a within 3 positions counts once for
+// a→b; the p-th most recent history item weighs 1/p).
 type SeqKNN struct {
-	st       *stats
-	next     []map[int32]float64
-	Window   int
-	HistoryN int
-}
-
-func newSeqKNN(ds *Dataset, st *stats) *SeqKNN {
-	n := len(st.ids)
-	m := &SeqKNN{st: st, next: make([]map[int32]float64, n), Window: 3, HistoryN: 20}
-	for _, seq := range trainSequences(ds, st) {
-		for a := range seq {
-			for b := a + 1; b < len(seq) && b <= a+m.Window; b++ {
-				x, y := seq[a], seq[b]
-				if x == y {
-					continue
-				}
-				if m.next[x] == nil {
-					m.next[x] = map[int32]float64{}
-				}
-				m.next[x][y]++
-			}
-		}
-	}
-	return m
+	st *stats
+	cf *prior.CF
 }
 
 // Recommend implements Recommender.
 func (m *SeqKNN) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
-	st := m.st
-	score := make([]float64, len(st.ids))
-	var touched []int32
-	p := 0
-	for j := len(history) - 1; j >= 0 && p < m.HistoryN; j-- {
-		h, ok := st.ord[history[j]]
-		if !ok {
-			continue
-		}
-		p++
-		w := 1 / float64(p)
-		for c, v := range m.next[h] {
-			if score[c] == 0 {
-				touched = append(touched, c)
-			}
-			score[c] += w * v
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	score := make([]float64, len(m.st.ids))
+	touched, err := m.cf.SeqKNNScores(ctx, history, score)
+	if err != nil {
 		return nil, err
 	}
-	return st.topScored(score, touched, st.historySet(history), typ, k), nil
+	return m.st.topScored(score, touched, m.st.historySet(history), typ, k), nil
 }

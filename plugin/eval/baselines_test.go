@@ -166,15 +166,23 @@ func TestSeqKNNWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newSeqKNN(ds, newStats(ds))
-	got := map[string]float64{}
-	for c, v := range m.next[0] {
-		got[ds.Items[c].ID] = v
+	cf := newStats(ds).cf()
+	next := func(id string) map[string]float64 {
+		score := make([]float64, cf.Len())
+		touched, err := cf.SeqKNNScores(context.Background(), []string{id}, score)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, c := range touched {
+			got[cf.ID(c)] = score[c]
+		}
+		return got
 	}
-	if want := map[string]float64{"x2": 1, "x3": 1, "x4": 1}; !reflect.DeepEqual(got, want) {
+	if got, want := next("x1"), map[string]float64{"x2": 1, "x3": 1, "x4": 1}; !reflect.DeepEqual(got, want) {
 		t.Errorf("x1 → %v, want %v", got, want)
 	}
-	if len(m.next[4]) != 0 {
-		t.Errorf("x5 → %v: the valid event x5 → x1 leaked into the model", m.next[4])
+	if got := next("x5"); len(got) != 0 {
+		t.Errorf("x5 → %v: the valid event x5 → x1 leaked into the model", got)
 	}
 }

@@ -34,6 +34,9 @@ type Dataset struct {
 	// HasInteractions / HasQueries are false when the file is missing.
 	HasInteractions bool
 	HasQueries      bool
+	// Split says whether the interactions kept their own split fields or
+	// were split leave-last-out (index.SplitLeaveLastOut), with counts.
+	Split index.SplitReport
 
 	byID map[string]int
 }
@@ -74,6 +77,8 @@ func LoadDataset(dir string) (*Dataset, error) {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, InteractionsFile), err)
 		}
 		ds.HasInteractions = true
+		// a log without split fields is split leave-last-out per user
+		ds.Split = index.SplitLeaveLastOut(ds.Interactions)
 		for i := range ds.Interactions {
 			if ds.Interactions[i].Split == "" {
 				ds.Interactions[i].Split = "train"

@@ -18,9 +18,10 @@ type Options struct {
 	// K is the headline cut-off (default 10). Metrics are reported at K and
 	// at 30; methods are asked for max(K, 30) ids.
 	K int
-	// Split is the recommendation target split: "test" (default; history =
+	// Split is the split measured: "test" (default; recommend history =
 	// train+valid events) or "valid" (history = train events, for tuning).
-	// Search is measured on test queries only, so "valid" skips it.
+	// Search runs on the split's queries; "valid" skips search when the
+	// data has no valid queries.
 	Split string
 	// Limit caps the cases per task (0 = all), taken evenly spaced so a
 	// quick run still covers the whole set.
@@ -64,6 +65,10 @@ type Report struct {
 	ShortLists       int `json:"short_lists"`
 	Errors           int `json:"errors"`
 
+	// InteractionSplit is how the interactions were split (explicit fields
+	// or leave-last-out), with users and events per part.
+	InteractionSplit *index.SplitReport `json:"interaction_split,omitempty"`
+
 	// Skipped says what was not measured and why.
 	Skipped []string `json:"skipped"`
 	// ErrorMessages holds the first error of each failing method.
@@ -89,6 +94,10 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	slices.Sort(cuts)
 	depth := cuts[len(cuts)-1]
 	rep := &Report{Dataset: ds.Name, Split: opt.Split, Skipped: []string{}}
+	if ds.HasInteractions {
+		sr := ds.Split
+		rep.InteractionSplit = &sr
+	}
 	r := &runner{ds: ds, rep: rep, opt: opt, cuts: cuts, depth: depth, avail: map[string]int{}}
 	for _, it := range ds.Items {
 		if it.InStock {
@@ -100,8 +109,8 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	// Collect the cases first so the progress bar knows the total.
 	var sCases []searchCase
 	switch {
-	case opt.Split != "test":
-		rep.Skipped = append(rep.Skipped, "search: no queries of split "+opt.Split+" (queries are train or test); search not measured")
+	case opt.Split != "test" && len(ds.QueriesOf(opt.Split)) == 0:
+		rep.Skipped = append(rep.Skipped, "search: no queries of split "+opt.Split+"; search not measured")
 	case !ds.HasQueries:
 		rep.Skipped = append(rep.Skipped, "search: no "+QueriesFile+" in "+ds.Dir+"; search not measured")
 	case len(methods.Search) == 0:
@@ -210,10 +219,11 @@ type searchCase struct {
 	rel map[string]int
 }
 
-// searchCases are the test queries with at least one relevant catalog item.
+// searchCases are the queries of the split with at least one relevant
+// catalog item.
 func (r *runner) searchCases() []searchCase {
 	var out []searchCase
-	for _, q := range r.ds.QueriesOf("test") {
+	for _, q := range r.ds.QueriesOf(r.opt.Split) {
 		rel := map[string]int{}
 		for _, x := range q.Relevant {
 			if _, ok := r.ds.Item(x.Item); ok && x.Grade > 0 {
@@ -224,8 +234,8 @@ func (r *runner) searchCases() []searchCase {
 			out = append(out, searchCase{q, rel})
 		}
 	}
-	if n := len(r.ds.QueriesOf("test")) - len(out); n > 0 {
-		r.rep.Skipped = append(r.rep.Skipped, fmt.Sprintf("search: %d test queries without a relevant catalog item; not measured", n))
+	if n := len(r.ds.QueriesOf(r.opt.Split)) - len(out); n > 0 {
+		r.rep.Skipped = append(r.rep.Skipped, fmt.Sprintf("search: %d %s queries without a relevant catalog item; not measured", n, r.opt.Split))
 	}
 	return out
 }

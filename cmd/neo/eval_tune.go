@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/plugin/prior"
+)
+
+// tuneReport is what --tune prints and writes beside the weights in
+// fusion.json.
+type tuneReport struct {
+	Model   string                   `json:"model"`
+	Dataset string                   `json:"dataset"`
+	Tasks   map[string]*tuneTaskInfo `json:"tasks"`
+	Seconds float64                  `json:"seconds"`
+	Date    string                   `json:"date"`
+}
+
+type tuneTaskInfo struct {
+	Split   string        `json:"split"`
+	Note    string        `json:"note,omitempty"`
+	Metric  string        `json:"metric"`
+	Cases   int           `json:"cases"`
+	Pure    float64       `json:"pure"` // the metric of the model alone (weights all 0)
+	Best    float64       `json:"best"`
+	Weights prior.Weights `json:"weights"`
+	Trials  []eval.Trial  `json:"trials"`
+}
+
+// evalTuneMain tunes the fusion weights of the model on the valid split:
+// recommend on the valid targets; search on the valid queries, or, for a
+// data folder without them, on a held-out fifth of the train queries (the
+// baselines' statistics then leave them out, but the model was trained on
+// them, which biases the weights toward the model). It writes fusion.json.
+func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) int {
+	start := time.Now()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "neo eval --tune:", err); return 1 }
+	ds, err := eval.LoadDataset(dir)
+	if err != nil {
+		return fail(err)
+	}
+	model := evalModelDir
+	if model == "" {
+		model = filepath.Join(ds.Dir, "model")
+		if ds.Name == "demo" {
+			model = filepath.Join(filepath.Dir(ds.Dir), "model")
+		}
+	}
+	rep := &tuneReport{Model: model, Dataset: ds.Name, Tasks: map[string]*tuneTaskInfo{}, Date: time.Now().UTC().Format(time.RFC3339)}
+	type task struct {
+		name, metric string
+		experts      []string
+		ds           *eval.Dataset
+		note         string
+	}
+	var tasks []task
+	if ds.HasQueries {
+		sds, note := ds, ""
+		if len(ds.QueriesOf("valid")) == 0 {
+			sds, note = holdOutQueries(ds), "no valid queries: tuned on a held-out fifth of the train queries (left out of the baselines' statistics, but seen by the model in training)"
+		}
+		tasks = append(tasks, task{plugin.TaskSearch, "ndcg@" + strconv.Itoa(k), []string{prior.BM25, prior.Popularity}, sds, note})
+	}
+	if ds.HasInteractions {
+		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
+	}
+	weights := map[string]prior.Weights{}
+	for _, t := range tasks {
+		kit, err := eval.NewKit(ctx, t.ds)
+		if err != nil {
+			return fail(err)
+		}
+		eng, err := openEngineOn(ctx, model, t.ds.Items)
+		if err != nil {
+			kit.Close()
+			return fail(err)
+		}
+		eng.SetExperts(kit.Experts())
+		info := &tuneTaskInfo{Split: "valid", Note: t.note, Metric: t.metric}
+		score := func(w prior.Weights) (float64, error) {
+			nm := &neoMethod{eng: eng, fusion: w}
+			var ms eval.Methods
+			if t.name == plugin.TaskSearch {
+				ms.Search = map[string]eval.Searcher{"neo": nm}
+			} else {
+				ms.Recommend = map[string]eval.Recommender{"neo": nm}
+			}
+			r, err := eval.Run(ctx, t.ds, ms, eval.Options{K: k, Split: "valid", Limit: limit})
+			if err != nil {
+				return 0, err
+			}
+			b := r.Recommend
+			if t.name == plugin.TaskSearch {
+				b = r.Search
+			}
+			if b == nil || b["neo"] == nil {
+				return 0, fmt.Errorf("%s: nothing measured on valid (%v)", t.name, r.Skipped)
+			}
+			info.Cases = int(b["neo"]["n"])
+			s := b["neo"][t.metric]
+			fmt.Fprintf(os.Stderr, "tune %s: %v → %s %.4f\n", t.name, map[string]float64(w), t.metric, s)
+			return s, nil
+		}
+		start := prior.Weights{}
+		for _, n := range t.experts {
+			start[n] = 1
+		}
+		best, s, trials, err := eval.Tune(t.experts, eval.TuneGrid, start, 2, score)
+		if err == nil {
+			info.Pure, err = score(prior.Weights{})
+		}
+		eng.Close()
+		eng.Catalog().Close()
+		kit.Close()
+		if err != nil {
+			return fail(err)
+		}
+		info.Best, info.Weights, info.Trials = s, best, trials
+		rep.Tasks[t.name] = info
+		weights[t.name] = best
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	out := map[string]any{"tuning": rep}
+	for task, w := range weights {
+		out[task] = w
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := writeFileAtomic(filepath.Join(model, plugin.FusionFile), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
+		return fail(err)
+	}
+	if asJSON {
+		j, _ := json.Marshal(rep)
+		fmt.Println(string(j))
+	} else {
+		for name, t := range rep.Tasks {
+			fmt.Printf("%s: %s on %s (%d cases): model alone %.4f, tuned %.4f with %v\n", name, t.Metric, t.Split, t.Cases, t.Pure, t.Best, map[string]float64(t.Weights))
+		}
+		fmt.Printf("wrote %s\n", filepath.Join(model, plugin.FusionFile))
+	}
+	return 0
+}
+
+// holdOutQueries returns a copy of ds whose train queries are split by a
+// hash of their text: one in five becomes "valid".
+func holdOutQueries(ds *eval.Dataset) *eval.Dataset {
+	c := *ds
+	c.Queries = make([]index.Query, len(ds.Queries))
+	copy(c.Queries, ds.Queries)
+	for i := range c.Queries {
+		if c.Queries[i].Split != "train" {
+			continue
+		}
+		h := fnv.New32a()
+		h.Write([]byte(c.Queries[i].Query))
+		if h.Sum32()%5 == 0 {
+			c.Queries[i].Split = "valid"
+		}
+	}
+	return &c
+}

@@ -1,0 +1,234 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/plugin/prior"
+	"github.com/neo-search/neo/sid"
+)
+
+// FusionFile is the model directory's file of tuned fusion weights
+// (`neo eval --tune` writes it): {"search": {"bm25": 1.2, ...},
+// "recommend": {...}}, task → expert → λ. Tasks without an entry (and a
+// model directory without the file) decode with the model alone.
+const FusionFile = "fusion.json"
+
+// LoadFusion reads a model directory's fusion.json; a missing file is no
+// fusion (nil, nil).
+func LoadFusion(dir string) (map[string]prior.Weights, error) {
+	b, err := os.ReadFile(filepath.Join(dir, FusionFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FusionFile), err)
+	}
+	out := map[string]prior.Weights{}
+	for task, v := range raw {
+		switch task {
+		case TaskSearch, TaskRecommend, TaskExplain, TaskMixed:
+		default:
+			continue // provenance and notes beside the weights
+		}
+		w, err := prior.Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", filepath.Join(dir, FusionFile), task, err)
+		}
+		out[task] = w
+	}
+	return out, nil
+}
+
+// SetExperts gives the engine the experts fusion may use (prior.BM25,
+// prior.ItemKNN, ... → Expert). Call before serving; experts the map lacks
+// are skipped whatever their weight.
+func (e *Engine) SetExperts(experts map[string]prior.Expert) { e.experts = experts }
+
+// SetFusion sets the default fusion weights per task (what fusion.json
+// holds); a request's own Fusion overrides them.
+func (e *Engine) SetFusion(w map[string]prior.Weights) { e.fusion = w }
+
+// Fusion is the default weights of a task.
+func (e *Engine) Fusion(task string) prior.Weights { return e.fusion[task] }
+
+// fusionState is the product-of-experts part of one request: each active
+// expert's distribution over the snapshot's global ordinals and its λ.
+type fusionState struct {
+	names  []string
+	dists  []*prior.Dist
+	lambda []float64
+	off    [2]uint32 // global ordinal of each trie's local ordinal 0
+}
+
+// weightsFor is the request's fusion weights: its own, else the task's
+// defaults.
+func (e *Engine) weightsFor(req *Request) prior.Weights {
+	if req.Fusion != nil {
+		return req.Fusion
+	}
+	return e.fusion[req.Task]
+}
+
+// buildFusion asks each weighted expert for its hits and turns them into
+// distributions over the snapshot, leaving out items the request cannot
+// emit (filtered out, excluded), so that their mass does not steer the
+// beam toward prefixes that lead nowhere. nil: no fusion.
+func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snapshot, opts RowOptions) (*fusionState, error) {
+	w := e.weightsFor(req)
+	if !w.Active() || len(e.experts) == 0 || snap.Len() == 0 {
+		return nil, nil
+	}
+	q := prior.Query{Task: req.Task, Text: req.Query, History: req.History, Types: req.Types, Filter: req.Filter}
+	if req.Task != TaskSearch {
+		q.Text = req.Context
+	}
+	f := &fusionState{}
+	if snap.Trie != nil {
+		f.off[1] = uint32(snap.Trie.Len())
+	}
+	n := snap.Len()
+	var ords []uint32
+	var ws []float64
+	for _, name := range prior.Names {
+		lam := w[name]
+		ex := e.experts[name]
+		if lam <= 0 || ex == nil {
+			continue
+		}
+		hits, err := ex.Hits(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("fusion %s: %w", name, err)
+		}
+		ords, ws = ords[:0], ws[:0]
+		for _, h := range hits {
+			o, ok := snap.Ordinal(h.ID)
+			if !ok || !emittable(&opts, f.off, o) {
+				continue
+			}
+			ords = append(ords, o)
+			ws = append(ws, h.Score)
+		}
+		d := prior.NewDist(ords, ws, n, e.agg)
+		if d == nil {
+			continue
+		}
+		f.names = append(f.names, name)
+		f.dists = append(f.dists, d)
+		f.lambda = append(f.lambda, lam)
+	}
+	if len(f.dists) == 0 {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// emittable reports whether global ordinal o passes the row's filter and
+// exclusions.
+func emittable(o *RowOptions, off [2]uint32, g uint32) bool {
+	t := 0
+	if off[1] > 0 && g >= off[1] {
+		t = 1
+	}
+	l := g - off[t]
+	if f := o.Filter[t]; f != nil && !containsSorted(f, l) {
+		return false
+	}
+	return !containsSorted(o.Exclude[t], l)
+}
+
+// mass is expert j's mass of a prefix: the sum (or max) over the tries'
+// nodes of it.
+func (f *fusionState) mass(j int, nodes *[2]sid.Node, live *[2]bool) float64 {
+	d := f.dists[j]
+	var m float64
+	for t := range nodes {
+		if !live[t] {
+			continue
+		}
+		x := d.Mass(f.off[t]+nodes[t].Lo, f.off[t]+nodes[t].Hi)
+		if d.Max() {
+			m = max(m, x)
+		} else {
+			m += x
+		}
+	}
+	return m
+}
+
+// FusionGain is what expanding row's current SID prefix by tok adds to the
+// beam score: Σ_j λ_j·(log P_j(child) − log P_j(prefix)). Summed over a
+// whole SID it telescopes to Σ_j λ_j·log P_j(item) (the root has mass 1).
+// 0 without fusion, outside a span and for [/SID]. Allocation-free.
+func (p *LogitsProcessor) FusionGain(row int, tok int32) float64 {
+	f := p.fusion
+	r := &p.rows[row]
+	if f == nil || !r.inSID || r.depth > p.levels {
+		return 0
+	}
+	depth, val, ok := p.v.Classify(tok)
+	if !ok || depth != r.depth {
+		return 0
+	}
+	var child [2]sid.Node
+	var live [2]bool
+	for t, tr := range p.set.Tries {
+		if tr == nil || !r.live[t] {
+			continue
+		}
+		code := val
+		if depth == 0 {
+			if code = p.typeIdx[t][val]; code < 0 {
+				continue
+			}
+		}
+		child[t], live[t] = tr.Child(r.node[t], uint16(code))
+	}
+	var g float64
+	for j, lam := range f.lambda {
+		mc := f.mass(j, &child, &live)
+		mp := f.mass(j, &r.node, &r.live)
+		if mc <= 0 || mp <= 0 {
+			continue
+		}
+		g += lam * (math.Log(mc) - math.Log(mp))
+	}
+	return g
+}
+
+// ApplyFusion adds FusionGain to the logits of the tokens the last Process
+// call of row allowed inside an SID span, so that sampling follows the
+// product of experts as beam search does. Allocation-free.
+func (p *LogitsProcessor) ApplyFusion(row int, logits []float32) {
+	if p.fusion == nil || !p.rows[row].inSID {
+		return
+	}
+	for _, t := range p.toks {
+		logits[t] += float32(p.FusionGain(row, t))
+	}
+}
+
+// parts is each expert's share λ_j·log P_j(item) of an emitted item's
+// score, and the model's (the rest), for explain.
+func (f *fusionState) parts(g uint32, total float64) map[string]float64 {
+	out := make(map[string]float64, len(f.dists)+1)
+	rest := total
+	for j, d := range f.dists {
+		v := f.lambda[j] * (d.LogItem(g) - math.Log(d.Root()))
+		out[f.names[j]] = v
+		rest -= v
+	}
+	out["model"] = rest
+	return out
+}
