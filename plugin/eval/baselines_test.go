@@ -70,6 +70,9 @@ func baselineData(t *testing.T) *Dataset {
 		"u1": {"b1", "b2"}, "u2": {"b1", "b2"}, "u3": {"b1", "b3"}, "u4": {"b3", "f1"},
 		"u5": {"f1", "f2"}, "u6": {"f1", "f2"}, "u7": {"f2"},
 	})
+	// an explicit held-out event, so the log keeps its own split (an
+	// all-train log would be split leave-last-out)
+	inter = append(inter, index.Interaction{User: "u8", Item: "b1", TS: 99, Event: "view", Split: "test"})
 	qs := []index.Query{
 		{Query: "gopher", Relevant: []index.Relevance{{Item: "b2", Grade: 1}}},
 		{Query: "spaghetti", Relevant: []index.Relevance{{Item: "b3", Grade: 1}, {Item: "f2", Grade: 2}}, Split: "train"},
