@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,4 +178,3 @@ func Seq(seqPath, textPath, out, typ string) (*SeqReport, error) {
 	return rep, nil
 }
 
-var _ = io.EOF
