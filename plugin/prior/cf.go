@@ -186,28 +186,20 @@ func (c *CF) hitsOf(score []float64, touched []int32) []Hit {
 }
 
 // ItemKNNExpert scores a query's history with item-kNN.
-func (c *CF) ItemKNNExpert() Expert {
-	return ExpertFunc(func(ctx context.Context, q Query) ([]Hit, error) {
-		if len(q.History) == 0 {
-			return nil, nil
-		}
-		score := make([]float64, len(c.ids))
-		touched, err := c.ItemKNNScores(ctx, q.History, score)
-		if err != nil {
-			return nil, err
-		}
-		return c.hitsOf(score, touched), nil
-	})
-}
+func (c *CF) ItemKNNExpert() Expert { return c.historyExpert(c.ItemKNNScores) }
 
 // SeqKNNExpert scores a query's history with sequential kNN.
-func (c *CF) SeqKNNExpert() Expert {
+func (c *CF) SeqKNNExpert() Expert { return c.historyExpert(c.SeqKNNScores) }
+
+// historyExpert turns a history scorer into an Expert (nothing to say
+// without a history).
+func (c *CF) historyExpert(scores func(context.Context, []string, []float64) ([]int32, error)) Expert {
 	return ExpertFunc(func(ctx context.Context, q Query) ([]Hit, error) {
 		if len(q.History) == 0 {
 			return nil, nil
 		}
 		score := make([]float64, len(c.ids))
-		touched, err := c.SeqKNNScores(ctx, q.History, score)
+		touched, err := scores(ctx, q.History, score)
 		if err != nil {
 			return nil, err
 		}
