@@ -37,7 +37,7 @@ func runEval(args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	fs.IntVar(&evalBeam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
 	fs.StringVar(&evalModelDir, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
-	fusion := fs.String("fusion", "", `fusion weights for the neo_fusion entries: "none", {"bm25":1,"popularity":0.5} for every task, or {"search":{...},"recommend":{...}} (default: the model directory's fusion.json)`)
+	fusion := fs.String("fusion", "", `fusion weights for the neo entries: "none", {"bm25":1,"popularity":0.5} for every task, or {"search":{...},"recommend":{...}} (default: the model directory's fusion.json)`)
 	tune := fs.Bool("tune", false, "tune the fusion weights on the valid split (coordinate ascent) and write them to the model directory's fusion.json")
 	tuneLimit := fs.Int("tune-limit", 1000, "--tune: at most this many valid cases per task and trial")
 	var topt trainOptions
@@ -70,6 +70,12 @@ func runEval(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	evalMethods = nil
+	for _, n := range strings.Split(*only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			evalMethods = append(evalMethods, n)
+		}
+	}
 	if evalFusion, err = parseFusionFlag(*fusion); err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 2

@@ -20,6 +20,7 @@ import (
 	"github.com/neo-search/neo/api"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -35,6 +36,7 @@ func init() {
 // their defaults from NEO_* environment variables.
 type serveOptions struct {
 	addr, indexDir, indexName, modelDir, demoDir string
+	interactions                                 string // interaction log of the collaborative experts; "" = none
 	logLevel, logFormat                          string
 	progress                                     io.Writer // progress bars of the demo import; nil = silent
 	ortLib                                       string
@@ -114,6 +116,11 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 	}
 	fs.StringVar(&o.modelDir, "model", env.str("NEO_MODEL", defModel), `model directory (env NEO_MODEL); "" or a missing directory serves without a model: search/recommend/generate answer 503 not_ready, the catalog API works`)
 	fs.StringVar(&o.demoDir, "demo", env.str("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
+	defInter := ""
+	if defDemo != "" {
+		defInter = filepath.Join(defDemo, "interactions.ndjson")
+	}
+	fs.StringVar(&o.interactions, "interactions", env.str("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
 	fs.StringVar(&o.indexName, "index-name", env.str("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
 	fs.StringVar(&o.ortLib, "ort-lib", env.str("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
 	fs.IntVar(&o.threads, "threads", env.int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
@@ -287,6 +294,9 @@ func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*servi
 		})
 		if err != nil || eng == nil {
 			st.engErr = fmt.Sprintf("loading model %s: %v", o.modelDir, err)
+		} else if err := setExperts(eng, cat, o.interactions, log); err != nil {
+			eng.Close()
+			st.engErr = fmt.Sprintf("fusion experts: %v", err)
 		} else {
 			st.eng = eng
 		}
@@ -369,4 +379,28 @@ func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Wri
 		return err
 	}
 	return os.Rename(tmp, dir)
+}
+
+// setExperts gives the engine the fusion experts of the catalog (bm25, and
+// the collaborative ones over the interactions file when there is one).
+func setExperts(eng *plugin.Engine, cat *index.Catalog, interactions string, log *slog.Logger) error {
+	var events []index.Interaction
+	if interactions != "" {
+		f, err := os.Open(interactions)
+		if err != nil {
+			return err
+		}
+		events, err = index.ReadInteractions(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", interactions, err)
+		}
+	}
+	ex, err := prior.CatalogExperts(cat, events)
+	if err != nil {
+		return err
+	}
+	eng.SetExperts(ex)
+	log.Info("fusion", "interactions", len(events), "search", eng.Fusion(plugin.TaskSearch), "recommend", eng.Fusion(plugin.TaskRecommend))
+	return nil
 }

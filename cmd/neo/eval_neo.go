@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -48,12 +49,14 @@ func neoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, m *eval.Me
 // addNeoMethods opens the model of dir over an in-memory catalog of the
 // data set's items carrying the SIDs the model was trained on (the model
 // directory's sids.tsv) and adds, per task it serves:
-//   - NAME: the model alone (fusion "none");
-//   - NAME_fusion: in-beam fusion with the kit's experts, under the weights
-//     of --fusion or the model directory's fusion.json (absent when neither
-//     has weights for the task);
-//   - NAME_rrf: reciprocal rank fusion of NAME's list with the baselines'
-//     lists (fusion after decoding).
+//   - NAME: neo as it serves, the model with in-beam fusion under the
+//     weights of --fusion or the model directory's fusion.json (the model
+//     alone when neither has weights for the task);
+//   - NAME_model: the model alone (fusion "none"), only when NAME fuses,
+//     so the report shows what the priors add;
+//   - NAME_rrf: reciprocal rank fusion of the model's list with the
+//     baselines' lists (fusion after decoding), only when --methods names
+//     it: a comparison for in-beam fusion, not part of what neo serves.
 func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods) (*neoMethod, error) {
 	eng, err := openEngineOn(ctx, dir, ds.Items)
 	if err != nil {
@@ -66,22 +69,34 @@ func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, na
 	}
 	pure := &neoMethod{eng: eng, fusion: prior.Weights{}, cache: map[string][]string{}}
 	base := kit.Baselines()
-	if search {
-		m.Search[name] = pure
-		if w := weights[plugin.TaskSearch]; w.Active() {
-			m.Search[name+"_fusion"] = &neoMethod{eng: eng, fusion: w, shared: pure}
+	add := func(task string, set func(string, any)) {
+		if w := weights[task]; w.Active() {
+			set(name, &neoMethod{eng: eng, fusion: w, shared: pure})
+			set(name+"_model", pure)
+		} else {
+			set(name, pure)
 		}
-		m.Search[name+"_rrf"] = eval.RRFSearch{pure.cached(), base.Search["bm25"], base.Search["popularity"]}
+	}
+	if search {
+		add(plugin.TaskSearch, func(n string, v any) { m.Search[n] = v.(eval.Searcher) })
+		if evalWants(name + "_rrf") {
+			m.Search[name+"_rrf"] = eval.RRFSearch{pure.cached(), base.Search["bm25"], base.Search["popularity"]}
+		}
 	}
 	if recommend {
-		m.Recommend[name] = pure
-		if w := weights[plugin.TaskRecommend]; w.Active() {
-			m.Recommend[name+"_fusion"] = &neoMethod{eng: eng, fusion: w, shared: pure}
+		add(plugin.TaskRecommend, func(n string, v any) { m.Recommend[n] = v.(eval.Recommender) })
+		if evalWants(name + "_rrf") {
+			m.Recommend[name+"_rrf"] = eval.RRFRecommend{pure.cached(), base.Recommend["itemknn"], base.Recommend["seqknn"], base.Recommend["popularity"]}
 		}
-		m.Recommend[name+"_rrf"] = eval.RRFRecommend{pure.cached(), base.Recommend["itemknn"], base.Recommend["seqknn"], base.Recommend["popularity"]}
 	}
 	return pure, nil
 }
+
+// evalMethods is `neo eval --methods` as a list (nil: every default entry).
+var evalMethods []string
+
+// evalWants reports whether --methods names the entry explicitly.
+func evalWants(name string) bool { return slices.Contains(evalMethods, name) }
 
 // evalFusion is `neo eval --fusion` (nil: the model directory's weights).
 var evalFusion map[string]prior.Weights

@@ -11,7 +11,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
-	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin/prior"
@@ -111,7 +110,7 @@ func (k *Kit) Baselines() Methods {
 
 // Experts are the fusion experts over the same statistics as the
 // baselines: bm25 is the bm25 baseline's index and scores (top
-// prior.MaxHits of the query, or of a recommendation's context);
+// prior.TextHits of the query, or of a recommendation's context);
 // popularity weighs log(1+count) of the search popularity for search and of
 // the train interactions otherwise; itemknn and seqknn are the baselines'
 // scores of the history.
@@ -119,24 +118,9 @@ func (k *Kit) Experts() map[string]prior.Expert {
 	st := k.st
 	ex := map[string]prior.Expert{}
 	if k.lex != nil {
-		ex[prior.BM25] = prior.ExpertFunc(func(ctx context.Context, q prior.Query) ([]prior.Hit, error) {
-			if len(q.Types) > 1 {
-				return nil, nil // the baseline index filters one type
-			}
-			iq := index.Query{Query: q.Text}
-			if len(q.Types) == 1 {
-				iq.Type = q.Types[0]
-			}
-			hs, err := k.lex.search(ctx, iq, prior.MaxHits)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]prior.Hit, len(hs))
-			for i, h := range hs {
-				out[i] = prior.Hit{ID: st.ids[h.i], Score: h.score}
-			}
-			return out, nil
-		})
+		// the baseline's index has no catalog fields to filter on, and the
+		// evaluation sends no filters
+		ex[prior.BM25] = prior.TextExpert(k.lex.idx, "type", lexFields...)
 	}
 	searchPop := prior.PopularityHits(st.ids, st.searchPop)
 	recPop := prior.PopularityHits(st.ids, st.trainCount)
@@ -440,20 +424,13 @@ type hit struct {
 // search runs the BM25 query (a disjunction of match queries, one per
 // field, AND the type when set) and returns up to n hits.
 func (l *lexical) search(ctx context.Context, q index.Query, n int) ([]hit, error) {
-	if strings.TrimSpace(q.Query) == "" {
-		return nil, nil
-	}
-	dis := bleve.NewDisjunctionQuery()
-	for _, f := range lexFields {
-		mq := bleve.NewMatchQuery(q.Query)
-		mq.SetField(f)
-		dis.AddQuery(mq)
-	}
-	var bq query.Query = dis
+	var types []string
 	if q.Type != "" {
-		tq := bleve.NewTermQuery(q.Type)
-		tq.SetField("type")
-		bq = bleve.NewConjunctionQuery(dis, tq)
+		types = []string{q.Type}
+	}
+	bq := prior.TextQuery(q.Query, "type", types, nil, lexFields...)
+	if bq == nil {
+		return nil, nil
 	}
 	req := bleve.NewSearchRequestOptions(bq, n, 0, false)
 	req.SortBy([]string{"-_score", "_id"})
@@ -568,34 +545,7 @@ func (st *stats) topScored(score []float64, touched []int32, exclude map[int32]b
 // trainSequences returns each user's train items in time order (ties by
 // file order), as dense item ordinals; unknown items are dropped.
 func trainSequences(ds *Dataset, st *stats) [][]int32 {
-	type ev struct {
-		i   int32
-		ts  int64
-		pos int
-	}
-	byUser := map[string][]ev{}
-	var users []string
-	for p, x := range ds.Interactions {
-		i, ok := st.ord[x.Item]
-		if !ok || x.Split != "train" {
-			continue
-		}
-		if _, seen := byUser[x.User]; !seen {
-			users = append(users, x.User)
-		}
-		byUser[x.User] = append(byUser[x.User], ev{i, x.TS, p})
-	}
-	seqs := make([][]int32, 0, len(users))
-	for _, u := range users {
-		evs := byUser[u]
-		slices.SortFunc(evs, func(a, b ev) int { return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.pos, b.pos)) })
-		s := make([]int32, len(evs))
-		for j, e := range evs {
-			s[j] = e.i
-		}
-		seqs = append(seqs, s)
-	}
-	return seqs
+	return prior.Sequences(st.ord, ds.Interactions, func(x *index.Interaction) bool { return x.Split == "train" })
 }
 
 // ItemKNN scores candidates by item-item cosine similarity of their user

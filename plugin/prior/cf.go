@@ -1,9 +1,12 @@
 package prior
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
+
+	"github.com/neo-search/neo/index"
 )
 
 // CF holds the collaborative statistics of an interaction log: which users
@@ -240,4 +243,50 @@ func PopularityHits(ids []string, count []float64) []Hit {
 		out[k] = Hit{ID: ids[i], Score: math.Log1p(count[i])}
 	}
 	return out
+}
+
+// Sequences groups the events that keep accepts (nil: all) by user, in
+// order of first appearance, each user's items ordered by time (ties in
+// file order), as indexes ord gives; events of items ord lacks are left
+// out. It is what NewCF reads.
+func Sequences(ord map[string]int32, events []index.Interaction, keep func(*index.Interaction) bool) [][]int32 {
+	type ev struct {
+		i   int32
+		ts  int64
+		pos int
+	}
+	byUser := map[string][]ev{}
+	var users []string
+	for p := range events {
+		x := &events[p]
+		i, ok := ord[x.Item]
+		if !ok || (keep != nil && !keep(x)) {
+			continue
+		}
+		if _, seen := byUser[x.User]; !seen {
+			users = append(users, x.User)
+		}
+		byUser[x.User] = append(byUser[x.User], ev{i, x.TS, p})
+	}
+	seqs := make([][]int32, 0, len(users))
+	for _, u := range users {
+		evs := byUser[u]
+		slices.SortFunc(evs, func(a, b ev) int { return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.pos, b.pos)) })
+		s := make([]int32, len(evs))
+		for j, e := range evs {
+			s[j] = e.i
+		}
+		seqs = append(seqs, s)
+	}
+	return seqs
+}
+
+// NewCFFromLog builds the statistics of ids over the events keep accepts
+// (nil: all).
+func NewCFFromLog(ids []string, events []index.Interaction, keep func(*index.Interaction) bool) *CF {
+	ord := make(map[string]int32, len(ids))
+	for i, id := range ids {
+		ord[id] = int32(i)
+	}
+	return NewCF(ids, Sequences(ord, events, keep))
 }
