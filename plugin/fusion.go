@@ -63,6 +63,10 @@ func (e *Engine) SetFusion(w map[string]prior.Weights) { e.fusion = w }
 // Fusion is the default weights of a task.
 func (e *Engine) Fusion(task string) prior.Weights { return e.fusion[task] }
 
+// maxExperts bounds the experts of one request (every name of prior.Names
+// at most once), so rows can cache per-expert state in fixed arrays.
+const maxExperts = 4
+
 // fusionState is the product-of-experts part of one request: each active
 // expert's distribution over the snapshot's global ordinals and its λ.
 type fusionState struct {
@@ -195,14 +199,19 @@ func (p *LogitsProcessor) FusionGain(row int, tok int32) float64 {
 		}
 		child[t], live[t] = tr.Child(r.node[t], uint16(code))
 	}
+	if !r.massOK {
+		for j := range f.lambda {
+			r.logMass[j] = math.Log(f.mass(j, &r.node, &r.live)) // -Inf for no mass
+		}
+		r.massOK = true
+	}
 	var g float64
 	for j, lam := range f.lambda {
 		mc := f.mass(j, &child, &live)
-		mp := f.mass(j, &r.node, &r.live)
-		if mc <= 0 || mp <= 0 {
+		if mc <= 0 || math.IsInf(r.logMass[j], -1) {
 			continue
 		}
-		g += lam * (math.Log(mc) - math.Log(mp))
+		g += lam * (math.Log(mc) - r.logMass[j])
 	}
 	return g
 }

@@ -91,6 +91,11 @@ type rowState struct {
 	excl    [2][]uint32 // owns cons[t].Exclude's backing array
 	types   []bool      // allowed vocab type indexes (nil = all)
 	deadEnd bool
+	// logMass caches each fusion expert's log mass of the current prefix
+	// (valid while massOK), so FusionGain computes it once per step, not
+	// once per child.
+	logMass [maxExperts]float64
+	massOK  bool
 }
 
 // NewLogitsProcessor prepares a processor for len(rows) sequences.
@@ -360,7 +365,7 @@ func (p *LogitsProcessor) Accept(row int, tok int32) (Emitted, bool, error) {
 			if !p.canOpen(r) {
 				return Emitted{}, false, fmt.Errorf("plugin: row %d: [SID] not allowed now", row)
 			}
-			r.inSID, r.depth = true, 0
+			r.inSID, r.depth, r.massOK = true, 0, false
 			for t, tr := range p.set.Tries {
 				r.live[t] = tr != nil && tr.Len() > 0
 				if r.live[t] {
@@ -415,6 +420,7 @@ func (p *LogitsProcessor) Accept(row int, tok int32) (Emitted, bool, error) {
 		return Emitted{}, false, fmt.Errorf("plugin: row %d: token %d leads to no catalog item", row, tok)
 	}
 	r.depth++
+	r.massOK = false
 	return Emitted{}, false, nil
 }
 
