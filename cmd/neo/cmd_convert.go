@@ -43,11 +43,12 @@ func runConvert(args []string) int {
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	seed := fs.Uint64("seed", 1, "seed of the train/test split of tag queries")
 	frac := fs.Float64("test-fraction", 0.2, "share of (tag, movie) pairs held out as test queries")
+	vfrac := fs.Float64("valid-fraction", 0.1, "share of the other (tag, movie) pairs held out as valid queries, for tuning (0: none)")
 	asJSON := fs.Bool("json", false, "print the counts as one JSON line")
 	items := fs.String("items", "", "seq: item text, a JSON map {\"ITEM\": {\"title\",\"description\"}} or an items NDJSON")
 	typ := fs.String("type", "item", "seq: the items' entity type")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: neo convert movielens DIR OUT [--seed 1] [--test-fraction 0.2] [--json]\n"+
+		fmt.Fprintln(fs.Output(), "usage: neo convert movielens DIR OUT [--seed 1] [--test-fraction 0.2] [--valid-fraction 0.1] [--json]\n"+
 			"       neo convert seq SEQFILE OUT [--items FILE] [--type item] [--json]\n\n"+
 			"Converts a GroupLens MovieLens folder (movies.csv, ratings.csv, tags.csv; the\n"+
 			"ml-latest-small layout) into OUT/items.ndjson, interactions.ndjson, queries.ndjson.")
@@ -89,7 +90,14 @@ func runConvert(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo convert: --test-fraction must be in (0, 1)")
 		return 2
 	}
-	st, err := eval.ConvertMovieLens(pos[1], pos[2], eval.MovieLensOptions{Seed: *seed, TestFraction: *frac})
+	if *vfrac < 0 || *vfrac >= 1 {
+		fmt.Fprintln(os.Stderr, "neo convert: --valid-fraction must be in [0, 1)")
+		return 2
+	}
+	if *vfrac == 0 {
+		*vfrac = -1 // MovieLensOptions: negative = none
+	}
+	st, err := eval.ConvertMovieLens(pos[1], pos[2], eval.MovieLensOptions{Seed: *seed, TestFraction: *frac, ValidFraction: *vfrac})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo convert:", err)
 		return 1
@@ -115,8 +123,8 @@ func printConvertStats(w io.Writer, out string, st *eval.MovieLensStats, asJSON 
 	if st.NoQueriesFile {
 		fmt.Fprintln(w, "  queries        none (no tags.csv)")
 	} else {
-		fmt.Fprintf(w, "  queries        train %d, test %d (from %d tag applications, %d (tag, movie) pairs: train %d, test %d)\n",
-			st.TrainQueries, st.TestQueries, st.TagApplications, st.TagPairs, st.TrainPairs, st.TestPairs)
+		fmt.Fprintf(w, "  queries        train %d, valid %d, test %d (from %d tag applications, %d (tag, movie) pairs: train %d, valid %d, test %d)\n",
+			st.TrainQueries, st.ValidQueries, st.TestQueries, st.TagApplications, st.TagPairs, st.TrainPairs, st.ValidPairs, st.TestPairs)
 	}
 	if st.DroppedRatings+st.DroppedTags > 0 {
 		fmt.Fprintf(w, "  dropped        %d ratings, %d tags (unknown movie or empty tag)\n", st.DroppedRatings, st.DroppedTags)

@@ -45,18 +45,21 @@ import (
 //     the tag lower-cased, trimmed, inner whitespace collapsed. The unit of
 //     the train/test split is the (query, movie) pair: a seeded hash puts a
 //     pair (with all its applications) into test with probability
-//     TestFraction, so a test pair never occurs in train. Per query string
-//     there is at most one train query (relevant = its train pairs) and one
-//     test query (relevant = its test pairs). A pair has grade 2 if at least
+//     TestFraction, so a test pair never occurs in train; of the other
+//     pairs, a second seeded hash puts ValidFraction into "valid" (for
+//     tuning; the exporter trains on "train" only). Per query string there
+//     is at most one query per split (relevant = its pairs of that split). A pair has grade 2 if at least
 //     two distinct users applied the tag to the movie, else grade 1.
 //
 // Ratings and tags of movies missing from movies.csv are dropped and counted.
 
-// MovieLensOptions tunes ConvertMovieLens. The zero value means seed 1 and a
-// test fraction of 0.2.
+// MovieLensOptions tunes ConvertMovieLens. The zero value means seed 1, a
+// test fraction of 0.2 and a valid fraction of 0.1 (of the pairs not in
+// test); a negative ValidFraction means no valid queries.
 type MovieLensOptions struct {
-	Seed         uint64
-	TestFraction float64
+	Seed          uint64
+	TestFraction  float64
+	ValidFraction float64
 }
 
 // MovieLensStats counts what ConvertMovieLens wrote.
@@ -70,8 +73,10 @@ type MovieLensStats struct {
 	TagApplications    int  `json:"tag_applications"`
 	TagPairs           int  `json:"tag_pairs"`
 	TrainQueries       int  `json:"train_queries"`
+	ValidQueries       int  `json:"valid_queries"`
 	TestQueries        int  `json:"test_queries"`
 	TrainPairs         int  `json:"train_pairs"`
+	ValidPairs         int  `json:"valid_pairs"`
 	TestPairs          int  `json:"test_pairs"`
 	DroppedRatings     int  `json:"dropped_ratings"`
 	DroppedTags        int  `json:"dropped_tags"`
@@ -85,6 +90,9 @@ func (o MovieLensOptions) withDefaults() MovieLensOptions {
 	}
 	if o.TestFraction <= 0 || o.TestFraction >= 1 {
 		o.TestFraction = 0.2
+	}
+	if o.ValidFraction == 0 || o.ValidFraction >= 1 {
+		o.ValidFraction = 0.1
 	}
 	return o
 }
@@ -541,9 +549,12 @@ func pairInTest(seed uint64, query string, movie int, frac float64) bool {
 	return float64(x>>11)/float64(1<<53) < frac
 }
 
+// splitRank orders the blocks of queries.ndjson.
+var splitRank = map[string]int{"train": 0, "valid": 1, "test": 2}
+
 // WriteTagQueries writes queries.ndjson from tag applications (see the
 // package's MovieLens notes for the split and grades). Train queries come
-// first, each block sorted by query text.
+// first, then valid, then test, each block sorted by query text.
 func WriteTagQueries(w io.Writer, tags []TagApplication, known map[int]bool, opt MovieLensOptions, st *MovieLensStats) error {
 	opt = opt.withDefaults()
 	type pair struct {
@@ -572,10 +583,14 @@ func WriteTagQueries(w io.Writer, tags []TagApplication, known map[int]bool, opt
 	groups := map[key][]mlRelevance{}
 	for p, us := range users {
 		split := "train"
-		if pairInTest(opt.Seed, p.q, p.m, opt.TestFraction) {
+		switch {
+		case pairInTest(opt.Seed, p.q, p.m, opt.TestFraction):
 			split = "test"
 			st.TestPairs++
-		} else {
+		case opt.ValidFraction > 0 && pairInTest(opt.Seed+0x9e3779b9, p.q, p.m, opt.ValidFraction):
+			split = "valid"
+			st.ValidPairs++
+		default:
 			st.TrainPairs++
 		}
 		grade := 1
@@ -590,8 +605,7 @@ func WriteTagQueries(w io.Writer, tags []TagApplication, known map[int]bool, opt
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
-		// "train" < "test" is wanted: train first.
-		return cmp.Or(-cmp.Compare(a.split, b.split), cmp.Compare(a.q, b.q))
+		return cmp.Or(cmp.Compare(splitRank[a.split], splitRank[b.split]), cmp.Compare(a.q, b.q))
 	})
 	enc := newEncoder(w)
 	for _, k := range keys {
@@ -602,9 +616,12 @@ func WriteTagQueries(w io.Writer, tags []TagApplication, known map[int]bool, opt
 		if err := enc.Encode(mlQuery{Query: k.q, Type: "movie", Relevant: rel, Split: k.split}); err != nil {
 			return err
 		}
-		if k.split == "test" {
+		switch k.split {
+		case "test":
 			st.TestQueries++
-		} else {
+		case "valid":
+			st.ValidQueries++
+		default:
 			st.TrainQueries++
 		}
 	}

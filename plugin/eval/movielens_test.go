@@ -174,15 +174,15 @@ func TestConvertMovieLensInteractions(t *testing.T) {
 func TestConvertMovieLensQueries(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3, 4, 5} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			st, _, _, qs := readBack(t, MovieLensOptions{Seed: seed, TestFraction: 0.5})
+			st, _, _, qs := readBack(t, MovieLensOptions{Seed: seed, TestFraction: 0.5, ValidFraction: 0.3})
 			if st.TagApplications != 12 || st.DroppedTags != 2 || st.TagPairs != 10 {
 				t.Errorf("stats %+v", st)
 			}
-			if st.TrainQueries+st.TestQueries != len(qs) || st.TrainPairs+st.TestPairs != st.TagPairs {
+			if st.TrainQueries+st.ValidQueries+st.TestQueries != len(qs) || st.TrainPairs+st.ValidPairs+st.TestPairs != st.TagPairs {
 				t.Errorf("stats %+v vs %d queries", st, len(qs))
 			}
-			// All labels of a query string, over both splits, must be exactly
-			// the tagged pairs; no pair may be in both splits.
+			// All labels of a query string, over the splits, must be exactly
+			// the tagged pairs; no pair may be in two splits.
 			want := map[string]map[string]int{
 				"pixar": {"m1": 2}, "miyazaki": {"m8": 1}, "studio ghibli": {"m8": 1},
 				"quirky, charming": {"m4": 1}, "paris": {"m4": 1, "m3": 1}, "politics": {"m2": 1},
@@ -190,17 +190,16 @@ func TestConvertMovieLensQueries(t *testing.T) {
 			}
 			got := map[string]map[string]int{}
 			seenSplit := map[string]bool{}
-			trainFirst := true
+			last := 0
 			for _, q := range qs {
 				if q.Type != "movie" || len(q.Relevant) == 0 {
 					t.Errorf("query %+v", q)
 				}
-				if q.Split == "train" && !trainFirst {
-					t.Error("train query after a test query")
+				r, ok := splitRank[q.Split]
+				if !ok || r < last {
+					t.Errorf("query of split %q after one of rank %d (want train, valid, test)", q.Split, last)
 				}
-				if q.Split == "test" {
-					trainFirst = false
-				}
+				last = r
 				key := q.Query + "/" + q.Split
 				if seenSplit[key] {
 					t.Errorf("two %s queries %q", q.Split, q.Query)
