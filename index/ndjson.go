@@ -30,13 +30,22 @@ type Interaction struct {
 
 // Query is one queries.ndjson record: a search query with graded relevant
 // items (higher grade = more relevant). Type, when set, is the entity type
-// asked for. Split defaults to "train".
+// asked for. Split defaults to "train". Kind, when set, names the kind of
+// query for the evaluation's subsets: "literal" (in the catalog's own
+// words) or "paraphrase"; any other lowercase word is allowed too.
 type Query struct {
 	Query    string      `json:"query"`
 	Type     string      `json:"type,omitempty"`
 	Relevant []Relevance `json:"relevant"`
 	Split    string      `json:"split,omitempty"`
+	Kind     string      `json:"kind,omitempty"`
 }
+
+// Query kinds of the demo's queries.
+const (
+	KindLiteral    = "literal"
+	KindParaphrase = "paraphrase"
+)
 
 // Relevance is one labelled item of a Query.
 type Relevance struct {
@@ -90,8 +99,16 @@ func ParseQuery(line []byte) (Query, error) {
 	if err != nil {
 		return q, err
 	}
-	if err := checkFields(m, "query", "type", "relevant", "split"); err != nil {
+	if err := checkFields(m, "query", "type", "relevant", "split", "kind"); err != nil {
 		return q, err
+	}
+	if k, ok, err := str(m, "kind"); err != nil {
+		return q, err
+	} else if ok && k != "" {
+		if !isKindWord(k) {
+			return q, fmt.Errorf("field \"kind\": %q is not a lowercase word (a-z, _; at most 32)", clip(k))
+		}
+		q.Kind = k
 	}
 	if q.Query, err = requiredStr(m, "query"); err != nil {
 		return q, err
@@ -131,6 +148,18 @@ func ParseQuery(line []byte) (Query, error) {
 	}
 	q.Split, err = split(m)
 	return q, err
+}
+
+func isKindWord(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseRelevance(raw []byte) (Relevance, error) {

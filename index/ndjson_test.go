@@ -54,14 +54,14 @@ func TestReadInteractions(t *testing.T) {
 func TestReadQueries(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		in := `{"query":"golden bangle","type":"Bracelet","relevant":[{"item":"a","grade":2},{"item":"b","grade":1}],"split":"test"}` + "\n" +
-			`{"query":"tote","relevant":[{"item":"c","grade":2}]}`
+			`{"query":"tote","relevant":[{"item":"c","grade":2}],"kind":"literal"}`
 		got, err := ReadQueries(strings.NewReader(in))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []Query{
 			{Query: "golden bangle", Type: "bracelet", Relevant: []Relevance{{"a", 2}, {"b", 1}}, Split: SplitTest},
-			{Query: "tote", Relevant: []Relevance{{"c", 2}}, Split: SplitTrain},
+			{Query: "tote", Relevant: []Relevance{{"c", 2}}, Split: SplitTrain, Kind: KindLiteral},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("got %+v", got)
@@ -78,6 +78,8 @@ func TestReadQueries(t *testing.T) {
 		{"element not object", `{"query":"q","relevant":["a"]}`, `element 0: want an object, got string`},
 		{"duplicate item", `{"query":"q","relevant":[{"item":"a","grade":1},{"item":"a","grade":2}]}`, `item "a" listed twice`},
 		{"garbage type", `{"query":"q","type":"--","relevant":[{"item":"a","grade":1}]}`, `not a usable entity type`},
+		{"kind not a word", `{"query":"q","relevant":[{"item":"a","grade":1}],"kind":"Lit eral"}`, `field "kind": "Lit eral" is not a lowercase word`},
+		{"kind a number", `{"query":"q","relevant":[{"item":"a","grade":1}],"kind":3}`, `field "kind"`},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,6 +147,7 @@ func FuzzParseInteraction(f *testing.F) {
 
 func FuzzParseQuery(f *testing.F) {
 	f.Add([]byte(`{"query":"golden bangle","type":"bracelet","relevant":[{"item":"a","grade":2}],"split":"test"}`))
+	f.Add([]byte(`{"query":"red scarf","relevant":[{"item":"a","grade":1}],"split":"valid","kind":"literal"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		q, err := ParseQuery(line)
 		if err != nil {

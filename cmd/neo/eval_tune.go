@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/neo-search/neo/index"
@@ -57,7 +59,13 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 			model = filepath.Join(filepath.Dir(ds.Dir), "model")
 		}
 	}
-	rep := &tuneReport{Model: model, Dataset: ds.Name, Tasks: map[string]*tuneTaskInfo{}, Date: time.Now().UTC().Format(time.RFC3339)}
+	shown := model // as the repository names it, so a committed fusion.json has no machine's path
+	if root, err := repoRoot(); err == nil {
+		if rel, err := filepath.Rel(root, model); err == nil && !strings.HasPrefix(rel, "..") {
+			shown = rel
+		}
+	}
+	rep := &tuneReport{Model: shown, Dataset: ds.Name, Tasks: map[string]*tuneTaskInfo{}, Date: time.Now().UTC().Format(time.RFC3339)}
 	type task struct {
 		name, metric string
 		experts      []string
@@ -67,8 +75,9 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 	var tasks []task
 	if ds.HasQueries {
 		sds, note := ds, ""
-		if len(ds.QueriesOf("valid")) == 0 {
-			sds, note = holdOutQueries(ds), "no valid queries: tuned on a held-out fifth of the train queries (left out of the baselines' statistics, but seen by the model in training)"
+		if missing := kindsMissingFromValid(ds); len(missing) > 0 {
+			sds = holdOutQueries(ds, missing)
+			note = fmt.Sprintf("valid has no queries of kind %q that test has: tuned on valid plus a held-out fifth of the train queries of those kinds (left out of the baselines' statistics, but seen by the model in training)", missing)
 		}
 		tasks = append(tasks, task{plugin.TaskSearch, "ndcg@" + strconv.Itoa(k), []string{prior.BM25, prior.Popularity}, sds, note})
 	}
@@ -154,14 +163,32 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 	return 0
 }
 
-// holdOutQueries returns a copy of ds whose train queries are split by a
-// hash of their text: one in five becomes "valid".
-func holdOutQueries(ds *eval.Dataset) *eval.Dataset {
+// kindsMissingFromValid lists the query kinds (index.Query.Kind, "" for
+// unlabelled) of the test split that the valid split lacks: all of them
+// when there are no valid queries.
+func kindsMissingFromValid(ds *eval.Dataset) []string {
+	valid := map[string]bool{}
+	for _, q := range ds.QueriesOf("valid") {
+		valid[q.Kind] = true
+	}
+	var out []string
+	for _, q := range ds.QueriesOf("test") {
+		if !valid[q.Kind] && !slices.Contains(out, q.Kind) {
+			out = append(out, q.Kind)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// holdOutQueries returns a copy of ds in which one in five train queries
+// of the given kinds, chosen by a hash of their text, becomes "valid".
+func holdOutQueries(ds *eval.Dataset, kinds []string) *eval.Dataset {
 	c := *ds
 	c.Queries = make([]index.Query, len(ds.Queries))
 	copy(c.Queries, ds.Queries)
 	for i := range c.Queries {
-		if c.Queries[i].Split != "train" {
+		if c.Queries[i].Split != "train" || !slices.Contains(kinds, c.Queries[i].Kind) {
 			continue
 		}
 		h := fnv.New32a()

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -61,6 +62,43 @@ func NDCG(ranked []string, relevant map[string]int, k int) float64 {
 		dcg += gain(relevant[id]) / math.Log2(float64(i+2))
 	}
 	return dcg / ideal
+}
+
+// Precision is the share of the first k places of ranked that hold a
+// relevant item (grade > 0), counting a repeated id once (P@k).
+func Precision(ranked []string, relevant map[string]int, k int) float64 {
+	if k <= 0 {
+		return 0
+	}
+	hits := 0
+	for i, id := range ranked {
+		if i >= k {
+			break
+		}
+		if relevant[id] > 0 && !slices.Contains(ranked[:i], id) {
+			hits++
+		}
+	}
+	return float64(hits) / float64(k)
+}
+
+// MeanStdErr is the standard error of the mean of xs, s/sqrt(n) with the
+// sample standard deviation s; 0 for fewer than two values.
+func MeanStdErr(xs []float64) float64 {
+	n := len(xs)
+	if n < 2 {
+		return 0
+	}
+	var mean float64
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(n)
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(ss / float64(n-1) / float64(n))
 }
 
 // StdErr is the standard error of a proportion p over n trials,

@@ -86,3 +86,46 @@ func ramp(n int) []float64 {
 	}
 	return xs
 }
+
+func TestPrecision(t *testing.T) {
+	rel := map[string]int{"a": 2, "b": 1, "z": 0}
+	for _, tc := range []struct {
+		name   string
+		ranked []string
+		k      int
+		want   float64
+	}{
+		{"two of five", []string{"a", "x", "b", "y", "w"}, 5, 0.4},
+		{"short list", []string{"a"}, 5, 0.2},
+		{"grade 0 is not relevant", []string{"z", "z2"}, 2, 0},
+		{"repeat counts once", []string{"a", "a", "a"}, 3, 1.0 / 3},
+		{"past k ignored", []string{"x", "a"}, 1, 0},
+		{"k 0", []string{"a"}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Precision(tc.ranked, rel, tc.k); math.Abs(got-tc.want) > 1e-12 {
+				t.Fatalf("Precision = %g, want %g", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMeanStdErr(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		want float64
+	}{
+		{"none", nil, 0},
+		{"one", []float64{3}, 0},
+		{"constant", []float64{2, 2, 2}, 0},
+		// mean 0.5, sample variance 1/3, se = sqrt(1/3/4)
+		{"coin", []float64{0, 1, 0, 1}, math.Sqrt(1.0 / 12)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MeanStdErr(tc.xs); math.Abs(got-tc.want) > 1e-12 {
+				t.Fatalf("MeanStdErr = %g, want %g", got, tc.want)
+			}
+		})
+	}
+}

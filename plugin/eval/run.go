@@ -57,7 +57,10 @@ type Report struct {
 	Search       map[string]Metrics `json:"search,omitempty"`
 	SearchSeen   map[string]Metrics `json:"search_seen,omitempty"`
 	SearchUnseen map[string]Metrics `json:"search_unseen,omitempty"`
-	Recommend    map[string]Metrics `json:"recommend,omitempty"`
+	// SearchByKind is search on the queries of each kind (index.Query.Kind:
+	// literal, paraphrase), when the data labels them.
+	SearchByKind map[string]map[string]Metrics `json:"search_by_kind,omitempty"`
+	Recommend    map[string]Metrics            `json:"recommend,omitempty"`
 
 	InvalidSIDs      int `json:"invalid_sids"`
 	TypeViolations   int `json:"type_violations"`
@@ -154,6 +157,13 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 			seen[NormalizeTag(q.Query)] = true
 		}
 		rep.Search = map[string]Metrics{}
+		var kinds []string
+		for _, c := range sCases {
+			if c.q.Kind != "" && !slices.Contains(kinds, c.q.Kind) {
+				kinds = append(kinds, c.q.Kind)
+			}
+		}
+		slices.Sort(kinds)
 		if len(seen) > 0 {
 			rep.SearchSeen, rep.SearchUnseen = map[string]Metrics{}, map[string]Metrics{}
 		}
@@ -168,6 +178,15 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 				return nil, err
 			}
 			rep.Search[name] = r.metrics(res, nil)
+			for _, kind := range kinds {
+				if rep.SearchByKind == nil {
+					rep.SearchByKind = map[string]map[string]Metrics{}
+				}
+				if rep.SearchByKind[kind] == nil {
+					rep.SearchByKind[kind] = map[string]Metrics{}
+				}
+				rep.SearchByKind[kind][name] = r.metrics(res, func(i int) bool { return sCases[i].q.Kind == kind })
+			}
 			if rep.SearchSeen != nil {
 				isSeen := func(i int) bool { return seen[NormalizeTag(sCases[i].q.Query)] }
 				if mm := r.metrics(res, isSeen); mm["n"] > 0 {
@@ -260,6 +279,7 @@ func (r *runner) candidates(typ string, history []string) int {
 // caseResult is one answer, judged.
 type caseResult struct {
 	hr, ndcg   []float64 // per cut-off
+	p5         float64   // share of the first 5 places holding a relevant item
 	latencyMS  float64
 	invalid    int
 	typeViol   int
@@ -331,6 +351,7 @@ func (r *runner) judge(res *caseResult, ids []string, typ string, rel map[string
 		res.hr = append(res.hr, HitRate(ids, rel, k))
 		res.ndcg = append(res.ndcg, NDCG(ids, rel, k))
 	}
+	res.p5 = Precision(ids, rel, 5)
 	r.rep.InvalidSIDs += res.invalid
 	r.rep.TypeViolations += res.typeViol
 	r.rep.FormatViolations += res.formatViol
@@ -341,13 +362,19 @@ func (r *runner) judge(res *caseResult, ids []string, typ string, rel map[string
 // metrics aggregates the results selected by keep (nil = all).
 func (r *runner) metrics(res []caseResult, keep func(i int) bool) Metrics {
 	m := Metrics{}
-	var lat []float64
+	var lat, ndcgK []float64
 	n := 0
 	for i, c := range res {
 		if keep != nil && !keep(i) {
 			continue
 		}
 		n++
+		m["p@5"] += c.p5
+		for j, k := range r.cuts {
+			if k == r.opt.K {
+				ndcgK = append(ndcgK, c.ndcg[j])
+			}
+		}
 		for j, k := range r.cuts {
 			m["hr@"+strconv.Itoa(k)] += c.hr[j]
 			m["ndcg@"+strconv.Itoa(k)] += c.ndcg[j]
@@ -367,8 +394,10 @@ func (r *runner) metrics(res []caseResult, keep func(i int) bool) Metrics {
 		m["hr@"+strconv.Itoa(k)] /= float64(n)
 		m["ndcg@"+strconv.Itoa(k)] /= float64(n)
 	}
+	m["p@5"] /= float64(n)
 	hk := "hr@" + strconv.Itoa(r.opt.K)
 	m[hk+"_se"] = StdErr(m[hk], n)
+	m["ndcg@"+strconv.Itoa(r.opt.K)+"_se"] = MeanStdErr(ndcgK)
 	m["latency_ms_p50"] = percentile(lat, 0.50)
 	m["latency_ms_p99"] = percentile(lat, 0.99)
 	return m

@@ -19,11 +19,14 @@ type Config struct {
 	Users        int
 	TrainQueries int
 	TestQueries  int
+	// LiteralQueries is the number of literal queries in valid and in test
+	// each (see literalQueries).
+	LiteralQueries int
 }
 
 // DefaultConfig is the committed demo in testdata/demo.
 func DefaultConfig() Config {
-	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300}
+	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300, LiteralQueries: 150}
 }
 
 // Demo is a generated data folder.
@@ -80,6 +83,12 @@ func Generate(cfg Config) *Demo {
 	}
 	d.Interactions = g.sessions()
 	d.Queries = g.queries()
+	used := map[string]bool{}
+	for i := range d.Queries {
+		d.Queries[i].Kind = index.KindParaphrase
+		used[d.Queries[i].Query] = true
+	}
+	d.Queries = append(d.Queries, g.literalQueries(used)...)
 	return d
 }
 
@@ -912,7 +921,10 @@ func (d *Demo) Summary() string {
 	qs := map[string]int{}
 	for _, q := range d.Queries {
 		qs[q.Split]++
+		if q.Kind == index.KindLiteral {
+			qs[index.KindLiteral]++
+		}
 	}
-	fmt.Fprintf(&b, "queries: %d (train %d, test %d)\n", len(d.Queries), qs[index.SplitTrain], qs[index.SplitTest])
+	fmt.Fprintf(&b, "queries: %d (train %d, valid %d, test %d; literal %d)\n", len(d.Queries), qs[index.SplitTrain], qs[index.SplitValid], qs[index.SplitTest], qs[index.KindLiteral])
 	return b.String()
 }

@@ -152,10 +152,22 @@ func TestShape(t *testing.T) {
 	})
 
 	t.Run("queries", func(t *testing.T) {
-		qs, err := index.ReadQueries(open("queries.ndjson"))
+		all, err := index.ReadQueries(open("queries.ndjson"))
 		if err != nil {
 			t.Fatal(err)
 		}
+		var qs, lit []index.Query
+		for _, q := range all {
+			switch q.Kind {
+			case index.KindParaphrase:
+				qs = append(qs, q)
+			case index.KindLiteral:
+				lit = append(lit, q)
+			default:
+				t.Fatalf("query %q has kind %q", q.Query, q.Kind)
+			}
+		}
+		t.Run("literal", func(t *testing.T) { checkLiteral(t, lit, qs, byID) })
 		train := map[string]bool{}
 		split := map[string]int{}
 		typed := 0
@@ -275,6 +287,51 @@ func TestShape(t *testing.T) {
 			t.Errorf("keyword overlap %.3f > 0.10", f)
 		}
 	})
+}
+
+// checkLiteral: literal queries are valid and test only, LiteralQueries
+// each, new texts, in the catalog's words: every word of the query is in
+// the text (title, description, type, attributes) of every relevant item,
+// and every relevant item has the query's type.
+func checkLiteral(t *testing.T, lit, para []index.Query, byID map[string]index.Item) {
+	split := map[string]int{}
+	texts := map[string]bool{}
+	for _, q := range para {
+		texts[q.Query] = true
+	}
+	for _, q := range lit {
+		split[q.Split]++
+		if texts[q.Query] {
+			t.Fatalf("literal query %q repeats another query", q.Query)
+		}
+		texts[q.Query] = true
+		if n := len(q.Relevant); n < 3 || n > 40 {
+			t.Fatalf("%q has %d relevant items", q.Query, n)
+		}
+		for _, r := range q.Relevant {
+			it, ok := byID[r.Item]
+			if !ok || r.Grade != 2 {
+				t.Fatalf("%q: relevant %+v (known %v)", q.Query, r, ok)
+			}
+			if q.Type != "" && it.Type != q.Type {
+				t.Fatalf("%q: %s is a %s", q.Query, it.ID, it.Type)
+			}
+			text := it.Title + " " + it.Description + " " + it.Type
+			for _, v := range it.Attributes {
+				text += " " + v
+			}
+			have := words(text)
+			for _, w := range words(q.Query) {
+				if !slices.Contains(have, w) {
+					t.Fatalf("%q: %q is not in the text of relevant item %s", q.Query, w, it.ID)
+				}
+			}
+		}
+	}
+	want := DefaultConfig().LiteralQueries
+	if split[index.SplitValid] != want || split[index.SplitTest] != want || len(split) != 2 {
+		t.Errorf("literal splits %v, want %d valid and %d test", split, want, want)
+	}
 }
 
 // words splits s into lower-case words of letters and digits.
