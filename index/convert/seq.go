@@ -177,4 +177,3 @@ func Seq(seqPath, textPath, out, typ string) (*SeqReport, error) {
 	}
 	return rep, nil
 }
-
