@@ -13,6 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/plugin/prior"
 )
 
 // QueryParser turns a Bleve JSON query into a query.Query. The server
@@ -91,6 +92,10 @@ type SearchRequest struct {
 	K       *int            `json:"k,omitempty"`
 	Format  string          `json:"format,omitempty"`
 	Explain bool            `json:"explain,omitempty"`
+	// Fusion overrides the model directory's fusion weights: an object of
+	// expert names (bm25, itemknn, seqknn, cf, popularity) to λ ≥ 0, or
+	// "none" for the model alone. Absent: the defaults.
+	Fusion json.RawMessage `json:"fusion,omitempty"`
 }
 
 // RecommendRequest is the body of POST /v1/recommend.
@@ -102,6 +107,7 @@ type RecommendRequest struct {
 	K              *int            `json:"k,omitempty"`
 	Format         string          `json:"format,omitempty"`
 	IncludeHistory bool            `json:"include_history,omitempty"`
+	Fusion         json.RawMessage `json:"fusion,omitempty"` // as SearchRequest.Fusion
 }
 
 // GenerateInputs fill the task template's placeholders.
@@ -125,6 +131,7 @@ type GenerateRequest struct {
 	K           *int            `json:"k,omitempty"`
 	Filter      json.RawMessage `json:"filter,omitempty"`
 	Stream      bool            `json:"stream,omitempty"`
+	Fusion      json.RawMessage `json:"fusion,omitempty"` // as SearchRequest.Fusion
 }
 
 // decoder turns request bodies into engine requests under the limits.
@@ -322,6 +329,10 @@ func (d *decoder) search(body []byte) (plugin.Request, searchOptions, error) {
 	if req.Filter, err = d.filter(in.Filter); err != nil {
 		return req, searchOptions{}, err
 	}
+	if req.Fusion, err = fusion(in.Fusion); err != nil {
+		return req, searchOptions{}, err
+	}
+	req.Explain = in.Explain
 	return req, searchOptions{Explain: in.Explain}, nil
 }
 
@@ -354,8 +365,30 @@ func (d *decoder) recommend(body []byte) (plugin.Request, error) {
 	if req.Filter, err = d.filter(in.Filter); err != nil {
 		return req, err
 	}
+	if req.Fusion, err = fusion(in.Fusion); err != nil {
+		return req, err
+	}
 	return req, nil
 }
+
+// fusion reads a request's "fusion" field (see SearchRequest.Fusion); nil
+// when absent.
+func fusion(raw json.RawMessage) (prior.Weights, error) {
+	if len(raw) == 0 || isJSONNull(raw) {
+		return nil, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, badRequest(CodeInvalidArgument, "fusion: want an object of expert weights or \"none\"")
+	}
+	w, err := prior.Parse(v)
+	if err != nil {
+		return nil, badRequest(CodeInvalidArgument, "fusion: %v", err)
+	}
+	return w, nil
+}
+
+func isJSONNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 func (d *decoder) generate(body []byte) (plugin.Request, bool, error) {
 	var in GenerateRequest
@@ -420,6 +453,9 @@ func (d *decoder) generate(body []byte) (plugin.Request, bool, error) {
 		return req, false, err
 	}
 	if req.Filter, err = d.filter(in.Filter); err != nil {
+		return req, false, err
+	}
+	if req.Fusion, err = fusion(in.Fusion); err != nil {
 		return req, false, err
 	}
 	return req, in.Stream, nil

@@ -2,7 +2,10 @@ package api
 
 import (
 	"errors"
+	"slices"
 	"testing"
+
+	"github.com/neo-search/neo/plugin/prior"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 )
@@ -29,12 +32,19 @@ func checkDecodeErr(t *testing.T, err error) {
 func FuzzDecodeSearch(f *testing.F) {
 	f.Add([]byte(`{"query":"gold bag","type":["handbag"],"filter":"price:<100","k":5,"format":"ids","explain":true}`))
 	f.Add([]byte(`{"query":"x","filter":{"term":"a","field":"brand"}}`))
+	f.Add([]byte(`{"query":"red scarf","fusion":{"bm25":0.6,"cf":1,"popularity":0.2}}`))
+	f.Add([]byte(`{"query":"red scarf","fusion":"none"}`))
 	d := fuzzDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, _, err := d.search(b)
 		if err != nil {
 			checkDecodeErr(t, err)
 			return
+		}
+		for name, w := range req.Fusion {
+			if !slices.Contains(prior.Names, name) || !(w >= 0 && w <= prior.MaxWeight) {
+				t.Fatalf("accepted fusion weight %s=%v", name, w)
+			}
 		}
 		if req.Query == "" || req.K < 1 || req.K > d.lim.MaxK || len(req.Query) > d.lim.MaxTextBytes {
 			t.Fatalf("accepted out-of-bounds request %+v", req)
