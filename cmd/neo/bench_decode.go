@@ -13,6 +13,7 @@ import (
 
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/plugin/prior"
 )
 
 func init() { benchmarks["decode"] = benchDecode }
@@ -25,6 +26,13 @@ type decodeBenchResult struct {
 	Beam               int     `json:"beam"`
 	SearchMsP50        float64 `json:"search_ms_p50"`
 	SearchMsP99        float64 `json:"search_ms_p99"`
+	// With fusion (the model directory's search weights, experts over the
+	// data folder as neo eval builds them), timed in the same loop as the
+	// model alone, request by request; absent without search weights.
+	Fusion            map[string]float64 `json:"fusion,omitempty"`
+	SearchFusionMsP50 float64            `json:"search_fusion_ms_p50,omitempty"`
+	SearchFusionMsP99 float64            `json:"search_fusion_ms_p99,omitempty"`
+	FusionP50Ratio    float64            `json:"fusion_p50_ratio,omitempty"`
 	ProcessorShare     float64 `json:"processor_share"`
 	ProcessorSteps     int     `json:"processor_steps"`
 	ProcessorNsPerStep float64 `json:"processor_ns_per_step"`
@@ -75,22 +83,43 @@ func benchDecode(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo bench decode: the data set has no queries")
 		return 1
 	}
-	// warm-up, then timed sequential top-k searches
+	kit, err := eval.NewKit(ctx, ds)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo bench decode:", err)
+		return 1
+	}
+	defer kit.Close()
+	eng.SetExperts(kit.Experts())
+	fw := eng.Fusion(plugin.TaskSearch)
+	pure := prior.Weights{}
+	// warm-up, then timed sequential top-k searches: the model alone, and
+	// right after it the same query with fusion
 	for i := 0; i < 5; i++ {
 		eng.Generate(ctx, plugin.Request{Task: plugin.TaskSearch, Query: queries[i%len(queries)].Query, K: *k, BeamWidth: *beam})
 	}
-	d0, p0 := eng.DecodeStats()
-	lat := make([]time.Duration, 0, *n)
+	var lat, latF []time.Duration
+	var dPure, pPure int64
 	for i := 0; i < *n; i++ {
 		q := queries[i%len(queries)]
+		d0, p0 := eng.DecodeStats()
 		t0 := time.Now()
-		if _, err := eng.Generate(ctx, plugin.Request{Task: plugin.TaskSearch, Query: q.Query, K: *k, BeamWidth: *beam}); err != nil {
+		if _, err := eng.Generate(ctx, plugin.Request{Task: plugin.TaskSearch, Query: q.Query, K: *k, BeamWidth: *beam, Fusion: pure}); err != nil {
 			fmt.Fprintln(os.Stderr, "neo bench decode:", err)
 			return 1
 		}
 		lat = append(lat, time.Since(t0))
+		d1, p1 := eng.DecodeStats()
+		dPure, pPure = dPure+int64(d1-d0), pPure+int64(p1-p0)
+		if !fw.Active() {
+			continue
+		}
+		t0 = time.Now()
+		if _, err := eng.Generate(ctx, plugin.Request{Task: plugin.TaskSearch, Query: q.Query, K: *k, BeamWidth: *beam}); err != nil {
+			fmt.Fprintln(os.Stderr, "neo bench decode:", err)
+			return 1
+		}
+		latF = append(latF, time.Since(t0))
 	}
-	d1, p1 := eng.DecodeStats()
 
 	// the processor alone over the real catalog: random logits, mixed format
 	proc, vocab, err := eng.NewProcessor(plugin.FormatMixed, 1<<20)
@@ -136,10 +165,16 @@ func benchDecode(args []string) int {
 		Model: *model, Requests: *n, K: *k, Beam: *beam,
 		SearchMsP50:        pct(lat, 0.5) / 1e6,
 		SearchMsP99:        pct(lat, 0.99) / 1e6,
-		ProcessorShare:     round3(float64(p1-p0) / float64(d1-d0)),
+		ProcessorShare:     round3(float64(pPure) / float64(dPure)),
 		ProcessorSteps:     steps,
 		ProcessorNsPerStep: float64(procTime.Nanoseconds()) / float64(steps),
 		AllocsPerStep:      float64(m1.Mallocs-m0.Mallocs) / float64(steps),
+	}
+	if len(latF) > 0 {
+		res.Fusion = fw
+		res.SearchFusionMsP50 = pct(latF, 0.5) / 1e6
+		res.SearchFusionMsP99 = pct(latF, 0.99) / 1e6
+		res.FusionP50Ratio = round3(res.SearchFusionMsP50 / res.SearchMsP50)
 	}
 	b, _ := json.Marshal(res)
 	if !*asJSON {

@@ -80,9 +80,13 @@ func TestCatalogExperts(t *testing.T) {
 			case !slices.Equal(got, tc.want):
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
-			for _, h := range hs {
+			for i, h := range hs {
 				if h.Score <= 0 {
 					t.Fatalf("hit %v has score ≤ 0", h)
+				}
+				// bm25 weights are exp(score − best): the best is 1, then non-increasing
+				if tc.expert == BM25 && ((i == 0 && h.Score != 1) || (i > 0 && h.Score > hs[i-1].Score)) {
+					t.Fatalf("bm25 hits weigh %v, want 1 first and non-increasing", hs)
 				}
 			}
 		})

@@ -2,9 +2,11 @@ package prior
 
 import (
 	"context"
+	"math"
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 )
 
@@ -19,7 +21,12 @@ const TextHits = 200
 // restricted to the request's types (typeField) and filter, so that the
 // hits it returns are ones the request may emit. It has nothing to say
 // without text. Bleve scores with the index mapping's scoring model (BM25
-// for catalogs made by index.NewMapping).
+// for catalogs made by index.NewMapping). A hit's weight is exp(score −
+// best score), so the expert's log P is the BM25 score itself (up to a
+// constant) and λ scales score differences: two hits a BM25 point apart
+// differ by λ nats in the beam. (Weights proportional to the raw score
+// would make a full match only log 2 better than a half match, whatever
+// the query.)
 func TextExpert(idx bleve.Index, typeField string, fields ...string) Expert {
 	return ExpertFunc(func(ctx context.Context, q Query) ([]Hit, error) {
 		bq := TextQuery(q.Text, typeField, q.Types, q.Filter, fields...)
@@ -32,14 +39,24 @@ func TextExpert(idx bleve.Index, typeField string, fields ...string) Expert {
 		if err != nil {
 			return nil, err
 		}
-		out := make([]Hit, 0, len(res.Hits))
-		for _, h := range res.Hits {
-			if h.Score > 0 {
-				out = append(out, Hit{ID: h.ID, Score: h.Score})
-			}
-		}
-		return out, nil
+		return softmaxHits(res.Hits), nil
 	})
+}
+
+// softmaxHits weighs Bleve hits by exp(score − max score); hits without a
+// positive score are left out.
+func softmaxHits(hs search.DocumentMatchCollection) []Hit {
+	best := 0.0
+	for _, h := range hs {
+		best = max(best, h.Score)
+	}
+	out := make([]Hit, 0, len(hs))
+	for _, h := range hs {
+		if h.Score > 0 {
+			out = append(out, Hit{ID: h.ID, Score: math.Exp(h.Score - best)})
+		}
+	}
+	return out
 }
 
 // TextQuery is the query of a text expert (and of the bm25 baseline, which
