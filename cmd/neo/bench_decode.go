@@ -20,23 +20,23 @@ func init() { benchmarks["decode"] = benchDecode }
 
 // decodeBenchResult is what `neo bench decode --json` prints.
 type decodeBenchResult struct {
-	Model              string  `json:"model"`
-	Requests           int     `json:"requests"`
-	K                  int     `json:"k"`
-	Beam               int     `json:"beam"`
-	SearchMsP50        float64 `json:"search_ms_p50"`
-	SearchMsP99        float64 `json:"search_ms_p99"`
+	Model       string  `json:"model"`
+	Requests    int     `json:"requests"`
+	K           int     `json:"k"`
+	Beam        int     `json:"beam"`
+	SearchMsP50 float64 `json:"search_ms_p50"`
+	SearchMsP99 float64 `json:"search_ms_p99"`
 	// With fusion (the model directory's search weights, experts over the
 	// data folder as neo eval builds them), timed in the same loop as the
 	// model alone, request by request; absent without search weights.
-	Fusion            map[string]float64 `json:"fusion,omitempty"`
-	SearchFusionMsP50 float64            `json:"search_fusion_ms_p50,omitempty"`
-	SearchFusionMsP99 float64            `json:"search_fusion_ms_p99,omitempty"`
-	FusionP50Ratio    float64            `json:"fusion_p50_ratio,omitempty"`
-	ProcessorShare     float64 `json:"processor_share"`
-	ProcessorSteps     int     `json:"processor_steps"`
-	ProcessorNsPerStep float64 `json:"processor_ns_per_step"`
-	AllocsPerStep      float64 `json:"allocs_per_step"`
+	Fusion             map[string]float64 `json:"fusion,omitempty"`
+	SearchFusionMsP50  float64            `json:"search_fusion_ms_p50,omitempty"`
+	SearchFusionMsP99  float64            `json:"search_fusion_ms_p99,omitempty"`
+	FusionP50Ratio     float64            `json:"fusion_p50_ratio,omitempty"`
+	ProcessorShare     float64            `json:"processor_share"`
+	ProcessorSteps     int                `json:"processor_steps"`
+	ProcessorNsPerStep float64            `json:"processor_ns_per_step"`
+	AllocsPerStep      float64            `json:"allocs_per_step"`
 }
 
 func benchDecode(args []string) int {
