@@ -108,7 +108,7 @@ type Engine struct {
 
 	experts map[string]prior.Expert  // fusion experts by name (SetExperts)
 	fusion  map[string]prior.Weights // default weights per task (fusion.json)
-	agg     prior.Agg
+	aggs    map[string]prior.Agg     // aggregation per task (fusion.json), else cfg.FusionAgg
 
 	tokens      atomic.Int64 // tokens decoded, for metrics
 	procNanos   atomic.Int64 // time spent in the LogitsProcessor
@@ -140,7 +140,7 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 		m.Close()
 		return nil, err
 	}
-	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg, fusion: fusion, agg: cfg.FusionAgg}
+	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg, fusion: fusion.Weights, aggs: fusion.Agg}
 	e.sp.EOS = meta.Special[sid.TokenEOS]
 	for name, id := range meta.Special {
 		switch name {

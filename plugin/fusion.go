@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,36 +18,67 @@ import (
 
 // FusionFile is the model directory's file of tuned fusion weights
 // (`neo eval --tune` writes it): {"search": {"bm25": 1.2, ...},
-// "recommend": {...}}, task → expert → λ. Tasks without an entry (and a
-// model directory without the file) decode with the model alone.
+// "recommend": {...}, "agg": {"search": "max", ...}}, task → expert → λ,
+// and task → how trie nodes aggregate the experts' mass. Tasks without
+// weights (and a model directory without the file) decode with the model
+// alone; tasks without an "agg" entry use Config.FusionAgg.
 const FusionFile = "fusion.json"
 
+// FusionDefaults is what fusion.json holds.
+type FusionDefaults struct {
+	Weights map[string]prior.Weights // task → expert → λ
+	Agg     map[string]prior.Agg     // task → aggregation
+}
+
 // LoadFusion reads a model directory's fusion.json; a missing file is no
-// fusion (nil, nil).
-func LoadFusion(dir string) (map[string]prior.Weights, error) {
-	b, err := os.ReadFile(filepath.Join(dir, FusionFile))
+// fusion (zero FusionDefaults, nil).
+func LoadFusion(dir string) (FusionDefaults, error) {
+	var out FusionDefaults
+	path := filepath.Join(dir, FusionFile)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return out, nil
 	}
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FusionFile), err)
+		return out, fmt.Errorf("%s: %w", path, err)
 	}
-	out := map[string]prior.Weights{}
-	for task, v := range raw {
+	known := func(task string) bool {
 		switch task {
 		case TaskSearch, TaskRecommend, TaskExplain, TaskMixed:
-		default:
+			return true
+		}
+		return false
+	}
+	out.Weights = map[string]prior.Weights{}
+	for task, v := range raw {
+		if task == "agg" {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return out, fmt.Errorf(`%s: "agg": want an object of task → "sum" or "max"`, path)
+			}
+			out.Agg = map[string]prior.Agg{}
+			for t, a := range m {
+				s, _ := a.(string)
+				agg, err := prior.ParseAgg(s)
+				if err != nil || !known(t) {
+					return out, fmt.Errorf(`%s: "agg": %q: want a task and "sum" or "max"`, path, t)
+				}
+				out.Agg[t] = agg
+			}
+			continue
+		}
+		if !known(task) {
 			continue // provenance and notes beside the weights
 		}
 		w, err := prior.Parse(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", filepath.Join(dir, FusionFile), task, err)
+			return out, fmt.Errorf("%s: %s: %w", path, task, err)
 		}
-		out[task] = w
+		out.Weights[task] = w
 	}
 	return out, nil
 }
@@ -59,6 +91,25 @@ func (e *Engine) SetExperts(experts map[string]prior.Expert) { e.experts = exper
 // SetFusion sets the default fusion weights per task (what fusion.json
 // holds); a request's own Fusion overrides them.
 func (e *Engine) SetFusion(w map[string]prior.Weights) { e.fusion = w }
+
+// SetFusionAgg sets how a task's fusion aggregates expert mass up the trie.
+// Call before serving (or between evaluation runs), not during requests.
+func (e *Engine) SetFusionAgg(task string, a prior.Agg) {
+	aggs := maps.Clone(e.aggs)
+	if aggs == nil {
+		aggs = map[string]prior.Agg{}
+	}
+	aggs[task] = a
+	e.aggs = aggs
+}
+
+// FusionAgg is the aggregation of a task's fusion.
+func (e *Engine) FusionAgg(task string) prior.Agg {
+	if a, ok := e.aggs[task]; ok {
+		return a
+	}
+	return e.cfg.FusionAgg
+}
 
 // Fusion is the default weights of a task.
 func (e *Engine) Fusion(task string) prior.Weights { return e.fusion[task] }
@@ -103,6 +154,7 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 		f.off[1] = uint32(snap.Trie.Len())
 	}
 	n := snap.Len()
+	agg := e.FusionAgg(req.Task)
 	var ords []uint32
 	var ws []float64
 	for _, name := range prior.Names {
@@ -124,7 +176,7 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 			ords = append(ords, o)
 			ws = append(ws, h.Score)
 		}
-		d := prior.NewDist(ords, ws, n, e.agg)
+		d := prior.NewDist(ords, ws, n, agg)
 		if d == nil {
 			continue
 		}

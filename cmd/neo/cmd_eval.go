@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/plugin/prior"
 )
 
 func init() {
@@ -40,6 +41,8 @@ func runEval(args []string) int {
 	fusion := fs.String("fusion", "", `fusion weights for the neo entries: "none", {"bm25":1,"popularity":0.5} for every task, or {"search":{...},"recommend":{...}} (default: the model directory's fusion.json)`)
 	tune := fs.Bool("tune", false, "tune the fusion weights on the valid split (coordinate ascent) and write them to the model directory's fusion.json")
 	tuneLimit := fs.Int("tune-limit", 1000, "--tune: at most this many valid cases per task and trial")
+	tuneAgg := fs.String("tune-agg", "sum,max", "--tune: trie aggregations of expert mass to tune under (the better one is kept)")
+	fs.StringVar(&evalAgg, "agg", "", "trie aggregation of expert mass for the neo entries, sum or max, every task (default: the model directory's fusion.json, else sum)")
 	var topt trainOptions
 	topt.flags(fs)
 	fs.Usage = func() {
@@ -80,13 +83,30 @@ func runEval(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 2
 	}
+	if evalAgg != "" {
+		if _, err := prior.ParseAgg(evalAgg); err != nil {
+			fmt.Fprintln(os.Stderr, "neo eval: --agg:", err)
+			return 2
+		}
+	}
+	var aggs []prior.Agg
+	for _, a := range strings.Split(*tuneAgg, ",") {
+		agg, err := prior.ParseAgg(a)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo eval: --tune-agg:", err)
+			return 2
+		}
+		if !slices.Contains(aggs, agg) {
+			aggs = append(aggs, agg)
+		}
+	}
 	opt := eval.Options{K: *k, Split: *split, Limit: *limit, Progress: evalProgress(*quiet)}
 	if *tune {
 		if topt.train {
 			fmt.Fprintln(os.Stderr, "neo eval: --tune tunes a trained model; run --train first, then --tune --model DIR")
 			return 2
 		}
-		return evalTuneMain(ctx, dir, *k, *tuneLimit, *asJSON)
+		return evalTuneMain(ctx, dir, *k, *tuneLimit, aggs, *asJSON)
 	}
 	if topt.train {
 		if evalModelDir != "" {
@@ -172,7 +192,11 @@ func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval
 			}
 		}
 	}
-	return eval.Run(ctx, ds, methods, opt)
+	rep, err := eval.Run(ctx, ds, methods, opt)
+	if rep != nil && len(evalFusionUsed) > 0 {
+		rep.Fusion = evalFusionUsed
+	}
+	return rep, err
 }
 
 // repoRoot walks up from the working directory to the folder holding go.mod.

@@ -63,9 +63,19 @@ func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, na
 		return nil, err
 	}
 	eng.SetExperts(kit.Experts())
+	if evalAgg != "" {
+		a, _ := prior.ParseAgg(evalAgg) // checked by the flag parser
+		eng.SetFusionAgg(plugin.TaskSearch, a)
+		eng.SetFusionAgg(plugin.TaskRecommend, a)
+	}
 	weights := map[string]prior.Weights{plugin.TaskSearch: eng.Fusion(plugin.TaskSearch), plugin.TaskRecommend: eng.Fusion(plugin.TaskRecommend)}
 	if evalFusion != nil {
 		weights = evalFusion
+	}
+	for task, w := range weights {
+		if w.Active() {
+			evalFusionUsed[task] = map[string]any{"weights": w, "agg": eng.FusionAgg(task).String()}
+		}
 	}
 	pure := &neoMethod{eng: eng, fusion: prior.Weights{}, cache: map[string][]string{}}
 	base := kit.Baselines()
@@ -97,6 +107,12 @@ var evalMethods []string
 
 // evalWants reports whether --methods names the entry explicitly.
 func evalWants(name string) bool { return slices.Contains(evalMethods, name) }
+
+// evalFusionUsed collects the fusion of the neo entries for the report.
+var evalFusionUsed = map[string]any{}
+
+// evalAgg is `neo eval --agg` ("": the model directory's).
+var evalAgg string
 
 // evalFusion is `neo eval --fusion` (nil: the model directory's weights).
 var evalFusion map[string]prior.Weights

@@ -37,6 +37,14 @@ type tuneTaskInfo struct {
 	Pure    float64       `json:"pure"` // the metric of the model alone (weights all 0)
 	Best    float64       `json:"best"`
 	Weights prior.Weights `json:"weights"`
+	Agg     prior.Agg     `json:"agg"` // the aggregation of the best weights
+	// ByAgg is the search under each aggregation tried.
+	ByAgg map[string]*tuneAggInfo `json:"by_agg"`
+}
+
+type tuneAggInfo struct {
+	Best    float64       `json:"best"`
+	Weights prior.Weights `json:"weights"`
 	Trials  []eval.Trial  `json:"trials"`
 }
 
@@ -45,7 +53,7 @@ type tuneTaskInfo struct {
 // data folder without them, on a held-out fifth of the train queries (the
 // baselines' statistics then leave them out, but the model was trained on
 // them, which biases the weights toward the model). It writes fusion.json.
-func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) int {
+func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Agg, asJSON bool) int {
 	start := time.Now()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "neo eval --tune:", err); return 1 }
 	ds, err := eval.LoadDataset(dir)
@@ -85,6 +93,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
 	}
 	weights := map[string]prior.Weights{}
+	aggOf := map[string]prior.Agg{}
 	for _, t := range tasks {
 		kit, err := eval.NewKit(ctx, t.ds)
 		if err != nil {
@@ -96,7 +105,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 			return fail(err)
 		}
 		eng.SetExperts(kit.Experts())
-		info := &tuneTaskInfo{Split: "valid", Note: t.note, Metric: t.metric}
+		info := &tuneTaskInfo{Split: "valid", Note: t.note, Metric: t.metric, ByAgg: map[string]*tuneAggInfo{}}
 		score := func(w prior.Weights) (float64, error) {
 			nm := &neoMethod{eng: eng, fusion: w}
 			var ms eval.Methods
@@ -118,16 +127,27 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 			}
 			info.Cases = int(b["neo"]["n"])
 			s := b["neo"][t.metric]
-			fmt.Fprintf(os.Stderr, "tune %s: %v → %s %.4f\n", t.name, map[string]float64(w), t.metric, s)
+			fmt.Fprintf(os.Stderr, "tune %s (%s): %v → %s %.4f\n", t.name, eng.FusionAgg(t.name), map[string]float64(w), t.metric, s)
 			return s, nil
 		}
 		start := prior.Weights{}
 		for _, n := range t.experts {
 			start[n] = 1
 		}
-		best, s, trials, err := eval.Tune(t.experts, eval.TuneGrid, start, 2, score)
-		if err == nil {
-			info.Pure, err = score(prior.Weights{})
+		info.Pure, err = score(prior.Weights{})
+		for i, agg := range aggs {
+			if err != nil {
+				break
+			}
+			eng.SetFusionAgg(t.name, agg)
+			var best prior.Weights
+			var s float64
+			var trials []eval.Trial
+			best, s, trials, err = eval.Tune(t.experts, eval.TuneGrid, start, 2, score)
+			info.ByAgg[agg.String()] = &tuneAggInfo{Best: s, Weights: best, Trials: trials}
+			if i == 0 || s > info.Best {
+				info.Best, info.Weights, info.Agg = s, best, agg
+			}
 		}
 		eng.Close()
 		eng.Catalog().Close()
@@ -135,12 +155,12 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 		if err != nil {
 			return fail(err)
 		}
-		info.Best, info.Weights, info.Trials = s, best, trials
 		rep.Tasks[t.name] = info
-		weights[t.name] = best
+		weights[t.name] = info.Weights
+		aggOf[t.name] = info.Agg
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	out := map[string]any{"tuning": rep}
+	out := map[string]any{"tuning": rep, "agg": aggOf}
 	for task, w := range weights {
 		out[task] = w
 	}
@@ -156,7 +176,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, asJSON bool) in
 		fmt.Println(string(j))
 	} else {
 		for name, t := range rep.Tasks {
-			fmt.Printf("%s: %s on %s (%d cases): model alone %.4f, tuned %.4f with %v\n", name, t.Metric, t.Split, t.Cases, t.Pure, t.Best, map[string]float64(t.Weights))
+			fmt.Printf("%s: %s on %s (%d cases): model alone %.4f, tuned %.4f with %v (%s)\n", name, t.Metric, t.Split, t.Cases, t.Pure, t.Best, map[string]float64(t.Weights), t.Agg)
 		}
 		fmt.Printf("wrote %s\n", filepath.Join(model, plugin.FusionFile))
 	}

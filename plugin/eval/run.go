@@ -72,6 +72,10 @@ type Report struct {
 	// or leave-last-out), with users and events per part.
 	InteractionSplit *index.SplitReport `json:"interaction_split,omitempty"`
 
+	// Fusion is what the caller's fused entries used, per task (weights and
+	// aggregation); Run leaves it to the caller.
+	Fusion map[string]any `json:"fusion,omitempty"`
+
 	// Skipped says what was not measured and why.
 	Skipped []string `json:"skipped"`
 	// ErrorMessages holds the first error of each failing method.

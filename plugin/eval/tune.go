@@ -13,8 +13,10 @@ type Trial struct {
 	Score   float64       `json:"score"`
 }
 
-// TuneGrid is the λ values coordinate ascent tries for each expert.
-var TuneGrid = []float64{0, 0.25, 0.5, 1, 2, 4, 8}
+// TuneGrid is the λ values coordinate ascent tries for each expert. It
+// reaches far up because the bm25 expert's log P is λ times BM25 score
+// differences, which are small (see prior.TextExpert).
+var TuneGrid = []float64{0, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
 
 // Tune searches fusion weights of the named experts by coordinate ascent:
 // starting from start, it sets one expert at a time to the grid value that

@@ -112,9 +112,10 @@ func (w Weights) set(name string, f float64) error {
 	return nil
 }
 
-// MaxWeight bounds a λ: beyond it the model's part of the score vanishes
-// below float rounding anyway.
-const MaxWeight = 100
+// MaxWeight bounds a λ. The bm25 expert's log P is λ times BM25 score
+// differences, which are often a few hundredths apart, so useful λ's reach
+// the hundreds; far beyond this the model's part of the score vanishes.
+const MaxWeight = 10000
 
 // Active reports whether any expert has a positive weight.
 func (w Weights) Active() bool {
@@ -163,6 +164,35 @@ const (
 	Sum Agg = iota // a node's mass is the sum over its items (a marginal)
 	Max            // a node's mass is its best item's (an admissible look-ahead)
 )
+
+// String is "sum" or "max", as fusion.json writes it.
+func (a Agg) String() string {
+	if a == Max {
+		return "max"
+	}
+	return "sum"
+}
+
+// ParseAgg reads "sum" or "max".
+func ParseAgg(s string) (Agg, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "sum":
+		return Sum, nil
+	case "max":
+		return Max, nil
+	}
+	return Sum, fmt.Errorf("fusion: aggregation %q: want sum or max", clip(s))
+}
+
+// MarshalText writes String.
+func (a Agg) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads what ParseAgg reads.
+func (a *Agg) UnmarshalText(b []byte) error {
+	v, err := ParseAgg(string(b))
+	*a = v
+	return err
+}
 
 // Dist is one expert's distribution over the ordinals [0, N) of a snapshot:
 // P(o) = (1-Smoothing)·w(o)/W + Smoothing/N, with w the hit weights (0 off

@@ -88,3 +88,30 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAgg(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Agg
+		ok   bool
+	}{
+		{"sum", Sum, true},
+		{" MAX ", Max, true},
+		{"", Sum, false},
+		{"mean", Sum, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseAgg(tc.in)
+			if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+				t.Fatalf("ParseAgg(%q) = %v, %v", tc.in, got, err)
+			}
+			if tc.ok {
+				var back Agg
+				b, _ := got.MarshalText()
+				if err := back.UnmarshalText(b); err != nil || back != got {
+					t.Fatalf("round trip %q: %v, %v", b, back, err)
+				}
+			}
+		})
+	}
+}
