@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -93,7 +95,14 @@ type Options struct {
 	// e.g. to the quantizer's codebook sizes, so that items added later
 	// still have tokens.
 	MinCodeCounts []int
-	Progress      io.Writer
+	// SynthQueries adds search training queries made from item text, this
+	// many per item (0, the default: none), for catalogs without a query
+	// log: phrases of an item's own words (title runs, brand, attribute
+	// values, list-like description segments) with every item holding
+	// those words as relevant (see synthQueries). They join the train
+	// queries; Report.Synthesized counts them.
+	SynthQueries float64
+	Progress     io.Writer
 }
 
 // Manifest is shards/manifest.json, plus a report for humans (not written).
@@ -125,6 +134,9 @@ type Report struct {
 	// that could not fit (the completion alone is too long), per stage.
 	Truncated map[string]int `json:"truncated"`
 	Dropped   map[string]int `json:"dropped"`
+	// Synthesized counts the search queries made from item text
+	// (Options.SynthQueries).
+	Synthesized int `json:"synthesized_queries,omitempty"`
 	// Skipped counts input records left out, by reason.
 	Skipped map[string]int     `json:"skipped"`
 	Seconds map[string]float64 `json:"seconds"` // wall time per phase
@@ -168,7 +180,13 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 		StageGround: b.ground(),
 	}
 	users := b.userEvents(in.Interactions)
-	stages[StageInstruct] = append(b.search(in.Queries), b.recommend(users)...)
+	trainQueries := in.Queries
+	if opt.SynthQueries > 0 {
+		syn := synthQueries(items, int(math.Round(opt.SynthQueries*float64(len(items)))), b.rng("instruct/synth"))
+		trainQueries = append(slices.Clone(in.Queries), syn...)
+		rep.Synthesized = len(syn)
+	}
+	stages[StageInstruct] = append(b.search(trainQueries), b.recommend(users)...)
 	stages[StageValid] = append(b.validSearch(in.Queries), b.validRecommend(users)...)
 	for _, s := range []string{StageWarmup, StageGround, StageInstruct} {
 		rng := b.rng(s + "/shuffle")
@@ -287,6 +305,8 @@ func (o *Options) fill() error {
 		return fmt.Errorf("exporter: vocabulary size %d is below the minimum %d (specials and the 256 byte tokens)", o.VocabSize, MinVocabSize)
 	case o.MaxSeq < MinMaxSeq:
 		return fmt.Errorf("exporter: max sequence length %d is below the minimum %d", o.MaxSeq, MinMaxSeq)
+	case o.SynthQueries < 0 || math.IsNaN(o.SynthQueries) || o.SynthQueries > 100:
+		return fmt.Errorf("exporter: synthesized queries per item %v, want 0 to 100", o.SynthQueries)
 	case o.MaxHistory < 1:
 		return fmt.Errorf("exporter: max history %d, want at least 1", o.MaxHistory)
 	}

@@ -37,6 +37,7 @@ func runExport(args []string) int {
 	seed := fs.Int64("seed", 1, "random seed; same inputs and seed give the same bytes")
 	seqCtx := fs.Int("seq-context", 0, "with --sequence: history items every target after a user's first window sees at least (0 = half a window)")
 	seq := fs.Bool("sequence", false, "recommend samples as whole-history SID sequences with a loss on every next item (use a larger --max-seq, e.g. 512)")
+	synth := fs.Float64("synth-queries", -1, "search training queries made from item text, per item (title runs, brand, attribute values, category lists; each with every item holding its words as relevant); -1: 1 when the data folder has no train queries, else 0")
 	asJSON := fs.Bool("json", false, "print the manifest and report as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress bars")
 	fs.Usage = func() {
@@ -53,8 +54,24 @@ func runExport(args []string) int {
 	if *quiet {
 		progress = nil
 	}
-	m, err := exportCatalog(ctx, *dir, *data, exporter.Options{
-		OutDir: *out, VocabSize: *vocab, MaxSeq: *maxSeq, Seed: *seed, MaxHistory: *maxHist, SequenceSamples: *seq, SequenceContext: *seqCtx, Progress: progress,
+	if *synth < 0 && *synth != -1 {
+		fmt.Fprintln(os.Stderr, "neo export: --synth-queries: want -1 (auto) or a count per item ≥ 0")
+		return 2
+	}
+	in, err := readExportInput(*dir, *data)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo export:", err)
+		return 1
+	}
+	if *synth < 0 {
+		*synth = 0
+		if !hasTrainQueries(in.Queries) {
+			*synth = 1
+			fmt.Fprintln(os.Stderr, "neo export: no train queries; synthesizing search queries from item text, 1 per item (--synth-queries 0 to skip)")
+		}
+	}
+	m, err := exportInput(ctx, *dir, in, exporter.Options{
+		OutDir: *out, VocabSize: *vocab, MaxSeq: *maxSeq, Seed: *seed, MaxHistory: *maxHist, SequenceSamples: *seq, SequenceContext: *seqCtx, SynthQueries: *synth, Progress: progress,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo export:", err)
@@ -77,13 +94,14 @@ func runExport(args []string) int {
 	return 0
 }
 
-// exportCatalog reads the catalog and the data folder and runs the export.
-func exportCatalog(ctx context.Context, dir, data string, opt exporter.Options) (*exporter.Manifest, error) {
-	in, err := readExportInput(dir, data)
-	if err != nil {
-		return nil, err
+// hasTrainQueries reports whether any query is in the train split.
+func hasTrainQueries(qs []index.Query) bool {
+	for _, q := range qs {
+		if q.Split == "" || q.Split == index.SplitTrain {
+			return true
+		}
 	}
-	return exportInput(ctx, dir, in, opt)
+	return false
 }
 
 // readExportInput reads the catalog's items (with their SIDs) and the data
@@ -203,6 +221,9 @@ func printExport(w io.Writer, m *exporter.Manifest, out string) {
 	r := m.Report
 	fmt.Fprintf(w, "exported %d items, %d users to %s\n", r.Items, r.Users, out)
 	fmt.Fprintf(w, "vocabulary: %d tokens (%d BPE + specials + SID tokens), max_seq %d\n", m.VocabSize, r.BPESize, m.MaxSeq)
+	if r.Synthesized > 0 {
+		fmt.Fprintf(w, "search queries synthesized from item text: %d\n", r.Synthesized)
+	}
 	fmt.Fprintf(w, "%-9s %10s %12s %12s %10s %8s\n", "stage", "sequences", "tokens", "loss tokens", "truncated", "dropped")
 	for _, s := range exporter.Stages {
 		st := m.Stages[s]
