@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -168,16 +169,24 @@ func decodeRandom(t *testing.T, w *testWorld, r *rand.Rand, p *LogitsProcessor, 
 			p.AbandonSID(row)
 			continue
 		}
+		p.ApplyFusion(row, logits) // a no-op without fusion
 		var cand []int32
+		best := int32(-1)
 		for i, v := range logits {
 			if !math.IsInf(float64(v), -1) {
 				cand = append(cand, int32(i))
+				if best < 0 || v > logits[best] {
+					best = int32(i)
+				}
 			}
 		}
 		if len(cand) != n {
 			t.Fatalf("Process reported %d allowed, %d unmasked", n, len(cand))
 		}
 		tok := cand[r.IntN(len(cand))]
+		if p.fusion != nil && r.IntN(2) == 0 {
+			tok = best // follow the fused scores half of the time
+		}
 		var before uint64
 		if seq != nil {
 			before = seq.Load()
@@ -265,8 +274,8 @@ func TestProcessorGuarantee(t *testing.T) {
 }
 
 // TestProcessorConcurrentDeletes decodes while other goroutines flip stock
-// and delete items. An item deleted before its [/SID] was accepted must
-// never be emitted.
+// and delete items, every other request with random fusion priors. An item
+// deleted before its [/SID] was accepted must never be emitted.
 func TestProcessorConcurrentDeletes(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	w := newTestWorld(r, 3000, 40, 4, 3, 6)
@@ -312,6 +321,9 @@ func TestProcessorConcurrentDeletes(t *testing.T) {
 		p, err := NewLogitsProcessor(w.vocab, w.sp, w.set, opts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if iter%2 == 1 {
+			randomFusion(r, w, p, []prior.Agg{prior.Sum, prior.Max}[iter/2%2])
 		}
 		var bad error
 		items, d := decodeRandom(t, w, r, p, 0, func(e Emitted, before uint64) {
