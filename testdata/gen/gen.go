@@ -22,15 +22,11 @@ type Config struct {
 	// LiteralQueries is the number of literal queries in valid and in test
 	// each (see literalQueries).
 	LiteralQueries int
-	// LiteralTrain is the number of literal queries in train, drawn after
-	// the valid and test ones, so the model learns queries in the catalog's
-	// own words too.
-	LiteralTrain int
 }
 
 // DefaultConfig is the committed demo in testdata/demo.
 func DefaultConfig() Config {
-	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300, LiteralQueries: 150, LiteralTrain: 1000}
+	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300, LiteralQueries: 150}
 }
 
 // Demo is a generated data folder.
