@@ -182,7 +182,7 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 	users := b.userEvents(in.Interactions)
 	trainQueries := in.Queries
 	if opt.SynthQueries > 0 {
-		syn := synthQueries(items, int(math.Round(opt.SynthQueries*float64(len(items)))), b.rng("instruct/synth"))
+		syn := synthQueries(items, int(math.Round(opt.SynthQueries*float64(len(items)))), in.Queries, b.rng("instruct/synth"))
 		trainQueries = append(slices.Clone(in.Queries), syn...)
 		rep.Synthesized = len(syn)
 	}

@@ -20,9 +20,12 @@ const synthMaxRelevant = 40
 // or with the title's last word), and as relevant items
 // (grade 2) every item whose words contain the phrase's words, when there
 // are at most synthMaxRelevant of them. Phrases are distinct; the queries
-// are train queries, in the order drawn. Fewer than n come back when the
-// catalog has too few distinct phrases (it gives up after 20n draws).
-func synthQueries(items []*itemInfo, n int, rng *rand.Rand) []index.Query {
+// are train queries, in the order drawn, and never repeat the words of a
+// query in have (the data's own queries, valid and test included, so
+// nothing synthesized leaks into the held-out queries). Fewer than n come
+// back when the catalog has too few distinct phrases (it gives up after
+// 20n draws).
+func synthQueries(items []*itemInfo, n int, have []index.Query, rng *rand.Rand) []index.Query {
 	if n <= 0 || len(items) == 0 {
 		return nil
 	}
@@ -50,6 +53,9 @@ func synthQueries(items []*itemInfo, n int, rng *rand.Rand) []index.Query {
 		return cur
 	}
 	seen := map[string]bool{}
+	for _, q := range have {
+		seen[strings.Join(synthWords(q.Query), " ")] = true
+	}
 	var out []index.Query
 	for tries := 0; len(out) < n && tries < 20*n; tries++ {
 		it := items[rng.IntN(len(items))]

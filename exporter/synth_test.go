@@ -3,6 +3,7 @@ package exporter
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -25,11 +26,14 @@ func TestSynthQueries(t *testing.T) {
 		return ws
 	}
 	for _, n := range []int{1, 10, 40} {
-		qs := synthQueries(items, n, rand.New(rand.NewPCG(1, uint64(n))))
+		qs := synthQueries(items, n, in.Queries, rand.New(rand.NewPCG(1, uint64(n))))
 		if len(qs) == 0 || len(qs) > n {
 			t.Fatalf("n=%d: %d queries", n, len(qs))
 		}
 		seen := map[string]bool{}
+		for _, q := range in.Queries {
+			seen[strings.Join(synthWords(q.Query), " ")] = true
+		}
 		for _, q := range qs {
 			if seen[q.Query] || q.Split != "train" || q.Kind != "literal" {
 				t.Fatalf("query %+v (repeat %v)", q, seen[q.Query])
@@ -57,7 +61,7 @@ func TestSynthQueries(t *testing.T) {
 			}
 		}
 	}
-	if qs := synthQueries(items, 0, rand.New(rand.NewPCG(1, 1))); qs != nil {
+	if qs := synthQueries(items, 0, nil, rand.New(rand.NewPCG(1, 1))); qs != nil {
 		t.Fatalf("n=0 gave %d queries", len(qs))
 	}
 }

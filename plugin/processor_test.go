@@ -322,8 +322,8 @@ func TestProcessorConcurrentDeletes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if iter%2 == 1 {
-			randomFusion(r, w, p, []prior.Agg{prior.Sum, prior.Max}[iter/2%2])
+		if r.IntN(2) == 1 { // independent of the format, which follows iter
+			randomFusion(r, w, p, []prior.Agg{prior.Sum, prior.Max}[r.IntN(2)])
 		}
 		var bad error
 		items, d := decodeRandom(t, w, r, p, 0, func(e Emitted, before uint64) {

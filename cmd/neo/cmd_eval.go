@@ -74,6 +74,7 @@ func runEval(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	evalMethods = nil
+	evalFusionUsed = map[string]any{}
 	for _, n := range strings.Split(*only, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			evalMethods = append(evalMethods, n)

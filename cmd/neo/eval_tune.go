@@ -155,6 +155,9 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 		if err != nil {
 			return fail(err)
 		}
+		if info.Best <= info.Pure { // the experts did not help on valid: serve the model alone
+			info.Best, info.Weights = info.Pure, prior.Weights{}
+		}
 		rep.Tasks[t.name] = info
 		weights[t.name] = info.Weights
 		aggOf[t.name] = info.Agg
