@@ -167,13 +167,11 @@ func (b *builder) relevantList(q *index.Query) [][]*itemInfo {
 	return out
 }
 
-func isTrain(split string) bool { return split == "" || split == "train" }
-
 // sortedQueries returns the queries of the wanted split in canonical order.
 func sortedQueries(qs []index.Query, train bool) []*index.Query {
 	var out []*index.Query
 	for i := range qs {
-		if isTrain(qs[i].Split) == train {
+		if index.IsTrain(qs[i].Split) == train {
 			out = append(out, &qs[i])
 		}
 	}

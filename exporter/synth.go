@@ -29,13 +29,11 @@ func synthQueries(items []*itemInfo, n int, have []index.Query, rng *rand.Rand) 
 	if n <= 0 || len(items) == 0 {
 		return nil
 	}
-	words := make([][]string, len(items))
 	post := map[string][]int32{} // word → items holding it, ascending
 	for i, it := range items {
 		ws := synthWords(it.title + " " + it.brand + " " + strings.Join(attrValues(it), " ") + " " + strings.Join(descSegments(it.desc), " "))
 		slices.Sort(ws)
 		ws = slices.Compact(ws)
-		words[i] = ws
 		for _, w := range ws {
 			post[w] = append(post[w], int32(i))
 		}

@@ -18,6 +18,10 @@ const (
 	SplitTest  = "test"
 )
 
+// IsTrain reports whether a record's split is train: an empty split is
+// train (the default of every record with a split).
+func IsTrain(split string) bool { return split == "" || split == SplitTrain }
+
 // Interaction is one interactions.ndjson record: a user's event on an item
 // at a Unix time in seconds. Split defaults to "train".
 type Interaction struct {

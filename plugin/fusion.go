@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -95,12 +94,10 @@ func (e *Engine) SetFusion(w map[string]prior.Weights) { e.fusion = w }
 // SetFusionAgg sets how a task's fusion aggregates expert mass up the trie.
 // Call before serving (or between evaluation runs), not during requests.
 func (e *Engine) SetFusionAgg(task string, a prior.Agg) {
-	aggs := maps.Clone(e.aggs)
-	if aggs == nil {
-		aggs = map[string]prior.Agg{}
+	if e.aggs == nil {
+		e.aggs = map[string]prior.Agg{}
 	}
-	aggs[task] = a
-	e.aggs = aggs
+	e.aggs[task] = a
 }
 
 // FusionAgg is the aggregation of a task's fusion.

@@ -42,7 +42,12 @@ func runEval(args []string) int {
 	tune := fs.Bool("tune", false, "tune the fusion weights on the valid split (coordinate ascent) and write them to the model directory's fusion.json")
 	tuneLimit := fs.Int("tune-limit", 1000, "--tune: at most this many valid cases per task and trial")
 	tuneAgg := fs.String("tune-agg", "sum,max", "--tune: trie aggregations of expert mass to tune under (the better one is kept)")
-	fs.StringVar(&evalAgg, "agg", "", "trie aggregation of expert mass for the neo entries, sum or max, every task (default: the model directory's fusion.json, else sum)")
+	evalAgg = nil
+	fs.Func("agg", "trie aggregation of expert mass for the neo entries, sum or max, every task (default: the model directory's fusion.json, else sum)", func(s string) error {
+		a, err := prior.ParseAgg(s)
+		evalAgg = &a
+		return err
+	})
 	var topt trainOptions
 	topt.flags(fs)
 	fs.Usage = func() {
@@ -83,12 +88,6 @@ func runEval(args []string) int {
 	if evalFusion, err = parseFusionFlag(*fusion); err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 2
-	}
-	if evalAgg != "" {
-		if _, err := prior.ParseAgg(evalAgg); err != nil {
-			fmt.Fprintln(os.Stderr, "neo eval: --agg:", err)
-			return 2
-		}
 	}
 	var aggs []prior.Agg
 	for _, a := range strings.Split(*tuneAgg, ",") {

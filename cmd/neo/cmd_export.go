@@ -97,7 +97,7 @@ func runExport(args []string) int {
 // hasTrainQueries reports whether any query is in the train split.
 func hasTrainQueries(qs []index.Query) bool {
 	for _, q := range qs {
-		if q.Split == "" || q.Split == index.SplitTrain {
+		if index.IsTrain(q.Split) {
 			return true
 		}
 	}

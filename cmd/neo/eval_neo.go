@@ -63,10 +63,9 @@ func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, na
 		return nil, err
 	}
 	eng.SetExperts(kit.Experts())
-	if evalAgg != "" {
-		a, _ := prior.ParseAgg(evalAgg) // checked by the flag parser
-		eng.SetFusionAgg(plugin.TaskSearch, a)
-		eng.SetFusionAgg(plugin.TaskRecommend, a)
+	if evalAgg != nil {
+		eng.SetFusionAgg(plugin.TaskSearch, *evalAgg)
+		eng.SetFusionAgg(plugin.TaskRecommend, *evalAgg)
 	}
 	weights := map[string]prior.Weights{plugin.TaskSearch: eng.Fusion(plugin.TaskSearch), plugin.TaskRecommend: eng.Fusion(plugin.TaskRecommend)}
 	if evalFusion != nil {
@@ -111,8 +110,8 @@ func evalWants(name string) bool { return slices.Contains(evalMethods, name) }
 // evalFusionUsed collects the fusion of the neo entries for the report.
 var evalFusionUsed = map[string]any{}
 
-// evalAgg is `neo eval --agg` ("": the model directory's).
-var evalAgg string
+// evalAgg is `neo eval --agg` (nil: the model directory's).
+var evalAgg *prior.Agg
 
 // evalFusion is `neo eval --fusion` (nil: the model directory's weights).
 var evalFusion map[string]prior.Weights

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/exporter"
+	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/sid"
 )
@@ -393,14 +394,14 @@ func trainCount(ds *eval.Dataset, queries bool) int {
 	n := 0
 	if queries {
 		for _, q := range ds.Queries {
-			if q.Split == "" || q.Split == "train" {
+			if index.IsTrain(q.Split) {
 				n++
 			}
 		}
 		return n
 	}
 	for _, x := range ds.Interactions {
-		if x.Split == "" || x.Split == "train" {
+		if index.IsTrain(x.Split) {
 			n++
 		}
 	}

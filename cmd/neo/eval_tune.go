@@ -92,8 +92,6 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 	if ds.HasInteractions {
 		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
 	}
-	weights := map[string]prior.Weights{}
-	aggOf := map[string]prior.Agg{}
 	for _, t := range tasks {
 		kit, err := eval.NewKit(ctx, t.ds)
 		if err != nil {
@@ -159,13 +157,12 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 			info.Best, info.Weights = info.Pure, prior.Weights{}
 		}
 		rep.Tasks[t.name] = info
-		weights[t.name] = info.Weights
-		aggOf[t.name] = info.Agg
 	}
 	rep.Seconds = time.Since(start).Seconds()
+	aggOf := map[string]prior.Agg{}
 	out := map[string]any{"tuning": rep, "agg": aggOf}
-	for task, w := range weights {
-		out[task] = w
+	for task, info := range rep.Tasks {
+		out[task], aggOf[task] = info.Weights, info.Agg
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
