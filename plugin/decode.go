@@ -29,7 +29,7 @@ type beamCand struct {
 //
 // With fusion, each expansion also adds the experts' FusionGain, so the
 // finished beams rank by log p_model + Σ_j λ_j·log P_j(item).
-func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, fus *fusionState, prompt []int32, resp *Response, emit func(Segment) error) error {
+func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, fut *fusionFuture, prompt []int32, resp *Response, emit func(Segment) error) error {
 	width := req.BeamWidth
 	rows := make([]RowOptions, width)
 	for i := range rows {
@@ -39,7 +39,6 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	if err != nil {
 		return err
 	}
-	proc.fusion = fus
 	if !proc.canOpen(&proc.rows[0]) {
 		return nil // no allowed item: an empty list, not an error
 	}
@@ -57,6 +56,11 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			st.Close()
 		}
 	}()
+	fus, err := fut.wait()
+	if err != nil {
+		return err
+	}
+	proc.fusion = fus
 	e.tokens.Add(1)
 	scores := []float64{0}
 	spanLen := proc.levels + 1 // type token + code levels
@@ -218,12 +222,11 @@ func expNeg(d float32) float32 {
 // temperature 0, else temperature + top-p sampling, always under the
 // LogitsProcessor. Text streams out in chunks, items as soon as their SID
 // closes.
-func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, fus *fusionState, prompt []int32, resp *Response, emit func(Segment) error) error {
+func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot, set TrieSet, opts RowOptions, fut *fusionFuture, prompt []int32, resp *Response, emit func(Segment) error) error {
 	proc, err := NewLogitsProcessor(e.meta.SID, e.sp, set, []RowOptions{opts})
 	if err != nil {
 		return err
 	}
-	proc.fusion = fus
 	st, err := e.sched.prefill(ctx, [][]int32{prompt})
 	if err != nil {
 		return err
@@ -235,6 +238,11 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 			st.Close()
 		}
 	}()
+	fus, err := fut.wait()
+	if err != nil {
+		return err
+	}
+	proc.fusion = fus
 	seed := req.Seed
 	if seed == 0 {
 		seed = uint64(len(prompt))*0x9e3779b97f4a7c15 + uint64(prompt[len(prompt)-1])

@@ -109,6 +109,7 @@ type Engine struct {
 	experts map[string]prior.Expert  // fusion experts by name (SetExperts)
 	fusion  map[string]prior.Weights // default weights per task (fusion.json)
 	aggs    map[string]prior.Agg     // aggregation per task (fusion.json), else cfg.FusionAgg
+	static  distCache                // distributions of static experts per snapshot
 
 	tokens      atomic.Int64 // tokens decoded, for metrics
 	procNanos   atomic.Int64 // time spent in the LogitsProcessor
@@ -209,10 +210,8 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 	if err != nil {
 		return nil, err
 	}
-	fus, err := e.buildFusion(ctx, &req, snap, opts)
-	if err != nil {
-		return nil, err
-	}
+	// The experts' hits are gathered while the prompt is prefilled.
+	fus := e.startFusion(ctx, &req, snap, opts)
 	resp := &Response{Task: req.Task, Format: req.Format, Segments: []Segment{}, Items: []Item{}}
 	start := time.Now()
 	defer func() { e.decodeNanos.Add(int64(time.Since(start))) }()

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -418,5 +421,88 @@ func TestParseQueryGenerative(t *testing.T) {
 		if _, err := ParseQuery([]byte(bad), e); err == nil {
 			t.Errorf("ParseQuery(%s) accepted", bad)
 		}
+	}
+}
+
+// TestEngineStaticExpert: a static expert's distribution is shared by
+// unconstrained requests and rebuilt for filtered ones, so a filtered
+// request never inherits mass (or items) from outside its filter, and a
+// strong prior pulls its items to the top of the beam in both.
+func TestEngineStaticExpert(t *testing.T) {
+	e := demoEngine(t)
+	ctx := context.Background()
+	filter, lo, hi := selectiveFilter(t, e)
+	items, err := e.Catalog().Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in, out string // one item inside the filter, one outside
+	for _, it := range items {
+		inside := it.Price >= lo && it.Price <= hi && it.InStock
+		if inside && in == "" {
+			in = it.ID
+		}
+		if !inside && it.InStock && out == "" {
+			out = it.ID
+		}
+	}
+	if in == "" || out == "" {
+		t.Fatal("no items inside and outside the filter")
+	}
+	e.SetExperts(map[string]prior.Expert{prior.Popularity: prior.StaticExpert{"": {{ID: out, Score: 1}, {ID: in, Score: 1}}}})
+	agg := e.FusionAgg(TaskSearch)
+	e.SetFusionAgg(TaskSearch, prior.Sum) // under Sum an item's part shows its share of the hits' mass
+	t.Cleanup(func() { e.SetExperts(nil); e.SetFusionAgg(TaskSearch, agg) })
+	w := prior.Weights{prior.Popularity: 50}
+	top := func(t *testing.T, req Request) []Item {
+		t.Helper()
+		req.Task, req.Query, req.K, req.Fusion, req.Explain = TaskSearch, "a pared-back golden armlet", 5, w, true
+		resp, err := e.Generate(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Items) != 5 {
+			t.Fatalf("%d items, want 5", len(resp.Items))
+		}
+		return resp.Items
+	}
+	ids := func(its []Item) []string {
+		var s []string
+		for _, it := range its {
+			s = append(s, it.ID)
+		}
+		return s
+	}
+	first := top(t, Request{})
+	if got := map[string]bool{first[0].ID: true, first[1].ID: true}; !got[in] || !got[out] {
+		t.Fatalf("unfiltered top 2 %v, want %s and %s", ids(first), in, out)
+	}
+	if first[0].Parts[prior.Popularity] <= first[4].Parts[prior.Popularity] {
+		t.Fatalf("explain: popularity part of the top item %v not above the fifth's %v", first[0].Parts, first[4].Parts)
+	}
+	filtered := top(t, Request{Filter: filter})
+	if filtered[0].ID != in {
+		t.Fatalf("filtered top %v, want %s first", ids(filtered), in)
+	}
+	// Unfiltered, in holds half the hits' mass; filtered, all of it: its
+	// part grows by about 50·log 2 (a distribution shared with the
+	// unfiltered requests would leave it unchanged).
+	var before float64
+	for _, it := range first {
+		if it.ID == in {
+			before = it.Parts[prior.Popularity]
+		}
+	}
+	if gain := filtered[0].Parts[prior.Popularity] - before; math.Abs(gain-50*math.Ln2) > 1 {
+		t.Fatalf("filtered part of %s grew by %v, want about %v", in, gain, 50*math.Ln2)
+	}
+	for _, it := range filtered {
+		doc, _, _ := e.Catalog().Get(it.ID)
+		if doc.Price < lo || doc.Price > hi || !doc.InStock {
+			t.Fatalf("item %s (price %v) outside the filter [%v,%v]", it.ID, doc.Price, lo, hi)
+		}
+	}
+	if again := top(t, Request{}); !slices.Equal(ids(again), ids(first)) {
+		t.Fatalf("unfiltered again %v, first %v", ids(again), ids(first))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin/prior"
@@ -133,6 +134,70 @@ func (e *Engine) weightsFor(req *Request) prior.Weights {
 	return e.fusion[req.Task]
 }
 
+// fusionFuture is a fusion being built beside the prefill.
+type fusionFuture struct {
+	done chan struct{}
+	f    *fusionState
+	err  error
+}
+
+// startFusion builds the request's fusion in the background (the experts'
+// hits are I/O and CPU the prefill need not wait for); nil when the request
+// has none.
+func (e *Engine) startFusion(ctx context.Context, req *Request, snap *index.Snapshot, opts RowOptions) *fusionFuture {
+	if !e.weightsFor(req).Active() || len(e.experts) == 0 || snap.Len() == 0 {
+		return nil
+	}
+	fut := &fusionFuture{done: make(chan struct{})}
+	go func() {
+		defer close(fut.done)
+		fut.f, fut.err = e.buildFusion(ctx, req, snap, opts)
+	}()
+	return fut
+}
+
+// wait is the fusion (nil for a nil future: none).
+func (f *fusionFuture) wait() (*fusionState, error) {
+	if f == nil {
+		return nil, nil
+	}
+	<-f.done
+	return f.f, f.err
+}
+
+// distCache keeps the distributions of static experts (prior.StaticExpert)
+// for the latest snapshot, by expert, task and aggregation, so that
+// requests without filter or exclusions share them.
+type distCache struct {
+	mu   sync.Mutex
+	snap *index.Snapshot
+	m    map[distKey]*prior.Dist
+}
+
+type distKey struct {
+	name, task string
+	agg        prior.Agg
+}
+
+func (c *distCache) get(snap *index.Snapshot, k distKey) (*prior.Dist, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != snap {
+		return nil, false
+	}
+	d, ok := c.m[k]
+	return d, ok
+}
+
+func (c *distCache) put(snap *index.Snapshot, k distKey, d *prior.Dist) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != snap {
+		c.snap, c.m = snap, map[distKey]*prior.Dist{}
+	}
+	c.m[k] = d
+}
+
 // buildFusion asks each weighted expert for its hits and turns them into
 // distributions over the snapshot, leaving out items the request cannot
 // emit (filtered out, excluded), so that their mass does not steer the
@@ -160,20 +225,32 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 		if lam <= 0 || ex == nil {
 			continue
 		}
-		hits, err := ex.Hits(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("fusion %s: %w", name, err)
+		_, static := ex.(prior.StaticExpert)
+		key := distKey{name, req.Task, agg}
+		shared := static && unconstrained(&opts)
+		d, cached := (*prior.Dist)(nil), false
+		if shared {
+			d, cached = e.static.get(snap, key)
 		}
-		ords, ws = ords[:0], ws[:0]
-		for _, h := range hits {
-			o, ok := snap.Ordinal(h.ID)
-			if !ok || !emittable(&opts, f.off, o) {
-				continue
+		if !cached {
+			hits, err := ex.Hits(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("fusion %s: %w", name, err)
 			}
-			ords = append(ords, o)
-			ws = append(ws, h.Score)
+			ords, ws = ords[:0], ws[:0]
+			for _, h := range hits {
+				o, ok := snap.Ordinal(h.ID)
+				if !ok || !emittable(&opts, f.off, o) {
+					continue
+				}
+				ords = append(ords, o)
+				ws = append(ws, h.Score)
+			}
+			d = prior.NewDist(ords, ws, n, agg)
+			if shared {
+				e.static.put(snap, key, d)
+			}
 		}
-		d := prior.NewDist(ords, ws, n, agg)
 		if d == nil {
 			continue
 		}
@@ -185,6 +262,12 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 		return nil, nil
 	}
 	return f, nil
+}
+
+// unconstrained reports whether a row may emit every item (no filter, no
+// exclusions), so that its distributions are the same for every request.
+func unconstrained(o *RowOptions) bool {
+	return o.Filter[0] == nil && o.Filter[1] == nil && len(o.Exclude[0]) == 0 && len(o.Exclude[1]) == 0
 }
 
 // emittable reports whether global ordinal o passes the row's filter and

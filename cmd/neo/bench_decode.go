@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/neo-search/neo/plugin"
@@ -47,6 +48,7 @@ func benchDecode(args []string) int {
 	k := fs.Int("k", 10, "items per search")
 	beam := fs.Int("beam", 10, "beam width")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed searches to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,6 +99,17 @@ func benchDecode(args []string) int {
 	for i := 0; i < 5; i++ {
 		eng.Generate(ctx, plugin.Request{Task: plugin.TaskSearch, Query: queries[i%len(queries)].Query, K: *k, BeamWidth: *beam})
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo bench decode:", err)
+			return 1
+		}
+		defer f.Close()
+	}
 	var lat, latF []time.Duration
 	var dPure, pPure int64
 	for i := 0; i < *n; i++ {
@@ -120,6 +133,8 @@ func benchDecode(args []string) int {
 		}
 		latF = append(latF, time.Since(t0))
 	}
+
+	pprof.StopCPUProfile() // no-op without --cpuprofile
 
 	// the processor alone over the real catalog: random logits, mixed format
 	proc, vocab, err := eng.NewProcessor(plugin.FormatMixed, 1<<20)

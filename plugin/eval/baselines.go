@@ -122,14 +122,10 @@ func (k *Kit) Experts() map[string]prior.Expert {
 		// evaluation sends no filters
 		ex[prior.BM25] = prior.TextExpert(k.lex.idx, "type", lexFields...)
 	}
-	searchPop := prior.PopularityHits(st.ids, st.searchPop)
-	recPop := prior.PopularityHits(st.ids, st.trainCount)
-	ex[prior.Popularity] = prior.ExpertFunc(func(_ context.Context, q prior.Query) ([]prior.Hit, error) {
-		if q.Task == "search" {
-			return searchPop, nil
-		}
-		return recPop, nil
-	})
+	ex[prior.Popularity] = prior.StaticExpert{
+		"search": prior.PopularityHits(st.ids, st.searchPop),
+		"":       prior.PopularityHits(st.ids, st.trainCount),
+	}
 	if st.ds.HasInteractions {
 		cf := st.cf()
 		ex[prior.ItemKNN] = cf.ItemKNNExpert()

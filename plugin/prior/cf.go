@@ -213,8 +213,7 @@ func (c *CF) historyExpert(scores func(context.Context, []string, []float64) ([]
 // PopularityExpert weighs every item by log(1 + its count), the same for
 // every query. (log, so that the head does not take the whole mass.)
 func (c *CF) PopularityExpert() Expert {
-	hits := PopularityHits(c.ids, c.count)
-	return ExpertFunc(func(context.Context, Query) ([]Hit, error) { return hits, nil })
+	return StaticExpert{"": PopularityHits(c.ids, c.count)}
 }
 
 // PopularityHits weighs ids[i] by log(1 + count[i]), keeping the MaxHits

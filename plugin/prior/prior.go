@@ -65,6 +65,23 @@ type ExpertFunc func(ctx context.Context, q Query) ([]Hit, error)
 // Hits implements Expert.
 func (f ExpertFunc) Hits(ctx context.Context, q Query) ([]Hit, error) { return f(ctx, q) }
 
+// StaticExpert is an expert whose hits depend only on the query's task
+// (popularity): task → hits, "" for every other task. The engine builds
+// its distributions once per catalog snapshot instead of per request.
+// The slices must not change after the expert is handed out.
+type StaticExpert map[string][]Hit
+
+// Hits implements Expert.
+func (s StaticExpert) Hits(_ context.Context, q Query) ([]Hit, error) { return s.For(q.Task), nil }
+
+// For is the hits of a task.
+func (s StaticExpert) For(task string) []Hit {
+	if h, ok := s[task]; ok {
+		return h
+	}
+	return s[""]
+}
+
 // Weights are the λ of each expert (expert name → weight ≥ 0); a missing
 // name or 0 turns that expert off. The zero value is pure model decoding.
 type Weights map[string]float64

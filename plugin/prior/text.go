@@ -34,7 +34,8 @@ func TextExpert(idx bleve.Index, typeField string, fields ...string) Expert {
 			return nil, nil
 		}
 		req := bleve.NewSearchRequestOptions(bq, TextHits, 0, false)
-		req.SortBy([]string{"-_score", "_id"}) // ties in a stable order
+		// Bleve's default order (score, then index order) breaks ties stably
+		// without loading every matching document's _id, as an "_id" sort would.
 		res, err := idx.SearchInContext(ctx, req)
 		if err != nil {
 			return nil, err
