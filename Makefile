@@ -28,7 +28,7 @@ demo-data:
 test: setup test-go test-trainer test-scripts
 
 test-go:
-	go vet ./...
+	go vet ./... ./testdata/gen/
 	go test -count=1 ./... ./testdata/gen/
 
 # Trainer smoke test: tiny synthetic shards, a few steps per stage, ONNX
