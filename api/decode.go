@@ -11,6 +11,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/neo-search/neo/internal/textutil"
 
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/prior"
@@ -512,9 +513,5 @@ func safeUnmarshal(b []byte, v any) (err error) {
 }
 
 // clip shortens user input echoed in an error message.
-func clip(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return strings.ToValidUTF8(s[:64], "") + "..."
-}
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 64) }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/neo-search/neo/index"
@@ -246,14 +247,14 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(opt.OutDir, sid.TokenizerFile), tj); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(opt.OutDir, sid.TokenizerFile), tj); err != nil {
 		return nil, err
 	}
 	mj, err := b.meta.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(opt.OutDir, sid.MetaFile), mj); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(opt.OutDir, sid.MetaFile), mj); err != nil {
 		return nil, err
 	}
 
@@ -281,7 +282,7 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(opt.OutDir, "shards", "manifest.json"), append(mfj, '\n')); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(opt.OutDir, "shards", "manifest.json"), append(mfj, '\n')); err != nil {
 		return nil, err
 	}
 	return man, nil
@@ -464,15 +465,4 @@ func inputHash(in Input) string {
 	}
 	section("queries", recs)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("exporter: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("exporter: %w", err)
-	}
-	return nil
 }

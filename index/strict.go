@@ -7,7 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/neo-search/neo/internal/textutil"
 )
 
 // Strict decoding of NDJSON records. encoding/json silently coerces or
@@ -177,13 +178,5 @@ func split(m map[string]json.RawMessage) (string, error) {
 }
 
 // clip shortens s for an error message.
-func clip(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	n := 64
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
-}
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 64) }

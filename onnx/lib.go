@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/neo-search/neo/internal/fsutil"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -55,7 +56,7 @@ func FindLibrary(explicit string) (string, error) {
 		return mustExist(p, "$"+EnvLibrary)
 	}
 	var tried []string
-	if root, ok := repoRoot(); ok {
+	if root, err := fsutil.RepoRoot(); err == nil {
 		p := filepath.Join(root, ".cache", cacheRel)
 		if isFile(p) {
 			return p, nil
@@ -86,25 +87,6 @@ func mustExist(p, what string) (string, error) {
 func isFile(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
-}
-
-// repoRoot walks up from the working directory to the first folder that
-// holds a go.mod.
-func repoRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if isFile(filepath.Join(dir, "go.mod")) {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
 }
 
 var lib struct {

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/neo-search/neo/internal/textutil"
 )
 
 // MaxCodes bounds the number of code levels (semantic + collision) in one SID.
@@ -156,12 +158,8 @@ func Parse(text string) (SID, error) {
 	return s, nil
 }
 
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 64) }
 
 // FindAll returns every SID text span in s that parses, in order, with byte
 // offsets [start,end). Spans that look like SIDs but do not parse are skipped.

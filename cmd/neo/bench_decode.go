@@ -12,6 +12,8 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/neo-search/neo/internal/fsutil"
+	"github.com/neo-search/neo/internal/stats"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/prior"
@@ -52,7 +54,7 @@ func benchDecode(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	root, err := repoRoot()
+	root, err := fsutil.RepoRoot()
 	if *model == "" || *data == "" {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "neo bench decode:", err)
@@ -178,8 +180,8 @@ func benchDecode(args []string) int {
 
 	res := decodeBenchResult{
 		Model: *model, Requests: *n, K: *k, Beam: *beam,
-		SearchMsP50:        pct(lat, 0.5) / 1e6,
-		SearchMsP99:        pct(lat, 0.99) / 1e6,
+		SearchMsP50:        stats.Durations(lat, 0.5) / 1e6,
+		SearchMsP99:        stats.Durations(lat, 0.99) / 1e6,
 		ProcessorShare:     round3(float64(pPure) / float64(dPure)),
 		ProcessorSteps:     steps,
 		ProcessorNsPerStep: float64(procTime.Nanoseconds()) / float64(steps),
@@ -187,8 +189,8 @@ func benchDecode(args []string) int {
 	}
 	if len(latF) > 0 {
 		res.Fusion = fw
-		res.SearchFusionMsP50 = pct(latF, 0.5) / 1e6
-		res.SearchFusionMsP99 = pct(latF, 0.99) / 1e6
+		res.SearchFusionMsP50 = stats.Durations(latF, 0.5) / 1e6
+		res.SearchFusionMsP99 = stats.Durations(latF, 0.99) / 1e6
 		res.FusionP50Ratio = round3(res.SearchFusionMsP50 / res.SearchMsP50)
 	}
 	b, _ := json.Marshal(res)

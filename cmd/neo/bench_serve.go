@@ -24,6 +24,7 @@ import (
 
 	"github.com/neo-search/neo/api"
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/internal/stats"
 )
 
 func init() { benchmarks["serve"] = benchServe }
@@ -283,7 +284,7 @@ func runLevel(n, c int, do func(i int) (int, error)) (serveLevel, string) {
 	slices.Sort(lat)
 	first, _ := firstErr.Load().(string)
 	return serveLevel{Concurrency: c, Requests: n, RPS: float64(n) / el,
-		P50Ms: quantile(lat, 0.50), P99Ms: quantile(lat, 0.99), Errors: int(errs.Load()), CPUPct: 100 * cpu / el}, first
+		P50Ms: stats.Percentile(lat, 0.50), P99Ms: stats.Percentile(lat, 0.99), Errors: int(errs.Load()), CPUPct: 100 * cpu / el}, first
 }
 
 // processCPU is the user plus system CPU time this process has used.
@@ -293,14 +294,6 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted)-1) + 0.5)
-	return sorted[min(i, len(sorted)-1)]
 }
 
 // benchQueries are the demo's labelled queries (varied, realistic), or

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/neo-search/neo/internal/stats"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -129,10 +130,10 @@ func benchTrie(args []string) int {
 		BuildSeconds:      round3(build.Seconds()),
 		BytesPerItem:      round3(float64(tr.Bytes()) / float64(tr.Len())),
 		Steps:             len(plainTimes),
-		StepNsP50:         pct(plainTimes, 0.5),
-		StepNsP99:         pct(plainTimes, 0.99),
-		FilteredStepNsP50: pct(filtTimes, 0.5),
-		FilteredStepNsP99: pct(filtTimes, 0.99),
+		StepNsP50:         stats.Durations(plainTimes, 0.5),
+		StepNsP99:         stats.Durations(plainTimes, 0.99),
+		FilteredStepNsP50: stats.Durations(filtTimes, 0.5),
+		FilteredStepNsP99: stats.Durations(filtTimes, 0.99),
 		AllocsPerStep:     float64(m1.Mallocs-m0.Mallocs) / float64(s1+s2),
 		CollisionRate:     round3(float64(coll) / float64(tr.Len())),
 		TrieBytes:         tr.Bytes(),
@@ -145,15 +146,6 @@ func benchTrie(args []string) int {
 	b, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Println(string(b))
 	return 0
-}
-
-func pct(d []time.Duration, q float64) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
-	return float64(s[int(q*float64(len(s)-1))].Nanoseconds())
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

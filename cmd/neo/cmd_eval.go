@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/prior"
 )
@@ -69,9 +69,9 @@ func runEval(args []string) int {
 	}
 	dir := *data
 	if *dataset != "" {
-		root, err := repoRoot()
+		root, err := fsutil.RepoRoot()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "neo eval:", err)
+			fmt.Fprintln(os.Stderr, "neo eval: --dataset:", err, "(run inside the repository or use --data DIR)")
 			return 1
 		}
 		dir = filepath.Join(root, "testdata", *dataset)
@@ -197,25 +197,6 @@ func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval
 		rep.Fusion = evalFusionUsed
 	}
 	return rep, err
-}
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-// Shared: `neo serve` uses it for its testdata defaults too.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("--dataset: no go.mod above the working directory; run inside the repository or use --data DIR")
-		}
-		dir = parent
-	}
 }
 
 // evalPrintReport prints the report as text tables, one per block.

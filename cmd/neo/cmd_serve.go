@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/api"
 	"github.com/neo-search/neo/index"
@@ -104,7 +105,7 @@ func (e *envDefaults) bool(name string, def bool) bool {
 // serveFlags declares the flags shared by `neo serve` and `neo bench
 // serve`; the returned func finishes o once the flags are parsed.
 func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish func()) {
-	root, _ := repoRoot()
+	root, _ := fsutil.RepoRoot()
 	defModel, defDemo := "", ""
 	if root != "" {
 		if st, err := os.Stat(filepath.Join(root, "testdata", "model")); err == nil && st.IsDir() {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/neo-search/neo/index"
@@ -213,7 +214,7 @@ func writeSIDTable(path, dir string, assigned map[string]string, dry bool) error
 			sids[it.ID] = it.SID
 		}
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return sid.WriteAssignments(w, sids) })
+	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { return sid.WriteAssignments(w, sids) })
 }
 
 // itemText is what the text embedder reads: title, description, brand and
@@ -275,34 +276,7 @@ func readSessions(path string, pos map[string]int) ([][]int, error) {
 
 // writeJSONFile writes v to path atomically (temporary file, then rename).
 func writeJSONFile(path string, v any) error {
-	return writeFileAtomic(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(v) })
-}
-
-// writeFileAtomic writes path through a temporary file in the same folder,
-// renamed into place once complete, so a reader sees the old file or the
-// whole new one.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	if err := write(w); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes it 0600
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { return json.NewEncoder(w).Encode(v) })
 }
 
 // stageBar shows one progress bar per stage of sid.Assign.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/prior"
@@ -68,7 +68,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 		}
 	}
 	shown := model // as the repository names it, so a committed fusion.json has no machine's path
-	if root, err := repoRoot(); err == nil {
+	if root, err := fsutil.RepoRoot(); err == nil {
 		if rel, err := filepath.Rel(root, model); err == nil && !strings.HasPrefix(rel, "..") {
 			shown = rel
 		}
@@ -168,7 +168,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 	if err != nil {
 		return fail(err)
 	}
-	if err := writeFileAtomic(filepath.Join(model, plugin.FusionFile), func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(model, plugin.FusionFile), append(b, '\n')); err != nil {
 		return fail(err)
 	}
 	if asJSON {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/internal/textutil"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -45,13 +46,8 @@ func ParseSeqLine(line string) (user string, items []string, err error) {
 	return f[0], f[1:], nil
 }
 
-func clip(s string) string {
-	r := []rune(s)
-	if len(r) > 40 {
-		return string(r[:40]) + "…"
-	}
-	return s
-}
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 40) }
 
 type itemText struct {
 	Title       string `json:"title"`

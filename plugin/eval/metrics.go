@@ -109,15 +109,3 @@ func StdErr(p float64, n int) float64 {
 	}
 	return math.Sqrt(p * (1 - p) / float64(n))
 }
-
-// percentile returns the q-quantile (0..1) of xs by nearest rank; xs is
-// sorted in place.
-func percentile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	sort.Float64s(xs)
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	i = max(0, min(i, len(xs)-1))
-	return xs[i]
-}

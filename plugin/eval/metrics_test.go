@@ -44,7 +44,7 @@ func TestHitRateAndNDCG(t *testing.T) {
 	}
 }
 
-func TestStdErrAndPercentile(t *testing.T) {
+func TestStdErr(t *testing.T) {
 	se := []struct {
 		p    float64
 		n    int
@@ -57,34 +57,6 @@ func TestStdErrAndPercentile(t *testing.T) {
 			t.Errorf("StdErr(%v, %d) = %v, want %v", tc.p, tc.n, got, tc.want)
 		}
 	}
-	pc := []struct {
-		name string
-		xs   []float64
-		q    float64
-		want float64
-	}{
-		{"p50 odd", []float64{5, 1, 3, 2, 4}, 0.5, 3},
-		{"p99 small", []float64{5, 1, 3, 2, 4}, 0.99, 5},
-		{"p50 even", []float64{4, 1, 3, 2}, 0.5, 2},
-		{"p99 of 200", ramp(200), 0.99, 198},
-		{"empty", nil, 0.5, 0},
-	}
-	for _, tc := range pc {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := percentile(tc.xs, tc.q); got != tc.want {
-				t.Errorf("percentile = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// ramp is 1..n.
-func ramp(n int) []float64 {
-	xs := make([]float64, n)
-	for i := range xs {
-		xs[i] = float64(n - i)
-	}
-	return xs
 }
 
 func TestPrecision(t *testing.T) {

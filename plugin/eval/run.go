@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	istats "github.com/neo-search/neo/internal/stats"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/neo-search/neo/index"
@@ -402,8 +403,8 @@ func (r *runner) metrics(res []caseResult, keep func(i int) bool) Metrics {
 	hk := "hr@" + strconv.Itoa(r.opt.K)
 	m[hk+"_se"] = StdErr(m[hk], n)
 	m["ndcg@"+strconv.Itoa(r.opt.K)+"_se"] = MeanStdErr(ndcgK)
-	m["latency_ms_p50"] = percentile(lat, 0.50)
-	m["latency_ms_p99"] = percentile(lat, 0.99)
+	m["latency_ms_p50"] = istats.Percentile(lat, 0.50)
+	m["latency_ms_p99"] = istats.Percentile(lat, 0.99)
 	return m
 }
 

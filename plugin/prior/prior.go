@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/neo-search/neo/internal/textutil"
 )
 
 // Expert names. Collaborative ("cf") is shorthand in Weights for ItemKNN and SeqKNN together.
@@ -156,18 +157,8 @@ func (w Weights) Clone() Weights {
 	return out
 }
 
-func clip(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	i := 40
-	for i > 0 && !utf8Start(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 40) }
 
 // Smoothing is the share of a Dist's mass spread uniformly over all
 // ordinals, so an item without a hit scores log(Smoothing/N) instead of
