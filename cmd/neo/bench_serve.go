@@ -300,7 +300,7 @@ func processCPU() time.Duration {
 // item titles when the folder has none.
 func benchQueries(dir string, cat *index.Catalog) ([]string, error) {
 	var out []string
-	if f, err := os.Open(filepath.Join(dir, "queries.ndjson")); err == nil {
+	if f, err := os.Open(filepath.Join(dir, index.QueriesFile)); err == nil {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -331,7 +331,7 @@ func benchQueries(dir string, cat *index.Catalog) ([]string, error) {
 // benchHistories are the demo sessions' last train items (up to five per
 // user), in user order, for the recommend and generate levels.
 func benchHistories(dir string) ([][]string, error) {
-	f, err := os.Open(filepath.Join(dir, "interactions.ndjson"))
+	f, err := os.Open(filepath.Join(dir, index.InteractionsFile))
 	if err != nil {
 		return nil, err
 	}

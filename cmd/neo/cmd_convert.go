@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/neo-search/neo/index/convert"
-	"github.com/neo-search/neo/plugin/eval"
 )
 
 func init() {
@@ -97,7 +96,7 @@ func runConvert(args []string) int {
 	if *vfrac == 0 {
 		*vfrac = -1 // MovieLensOptions: negative = none
 	}
-	st, err := eval.ConvertMovieLens(pos[1], pos[2], eval.MovieLensOptions{Seed: *seed, TestFraction: *frac, ValidFraction: *vfrac})
+	st, err := convert.ConvertMovieLens(pos[1], pos[2], convert.MovieLensOptions{Seed: *seed, TestFraction: *frac, ValidFraction: *vfrac})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo convert:", err)
 		return 1
@@ -106,7 +105,7 @@ func runConvert(args []string) int {
 	return 0
 }
 
-func printConvertStats(w io.Writer, out string, st *eval.MovieLensStats, asJSON bool) {
+func printConvertStats(w io.Writer, out string, st *convert.MovieLensStats, asJSON bool) {
 	if asJSON {
 		b, _ := json.Marshal(st)
 		fmt.Fprintln(w, string(b))

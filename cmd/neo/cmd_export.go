@@ -124,10 +124,10 @@ func readExportInput(dir, data string) (exporter.Input, error) {
 		if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
 			return exporter.Input{}, fmt.Errorf("data folder %s: not a directory", data)
 		}
-		if in.Interactions, err = readNDJSON(filepath.Join(data, "interactions.ndjson"), index.ReadInteractions); err != nil {
+		if in.Interactions, err = readNDJSON(filepath.Join(data, index.InteractionsFile), index.ReadInteractions); err != nil {
 			return exporter.Input{}, err
 		}
-		if in.Queries, err = readNDJSON(filepath.Join(data, "queries.ndjson"), index.ReadQueries); err != nil {
+		if in.Queries, err = readNDJSON(filepath.Join(data, index.QueriesFile), index.ReadQueries); err != nil {
 			return exporter.Input{}, err
 		}
 	}

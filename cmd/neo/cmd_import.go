@@ -60,7 +60,7 @@ were imported); 2 usage error, or the import could not run or finish.
 	}
 	file := pos[0]
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
-		file = filepath.Join(file, "items.ndjson")
+		file = filepath.Join(file, index.ItemsFile)
 	}
 	f, err := os.Open(file)
 	if err != nil {

@@ -111,7 +111,7 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 		if st, err := os.Stat(filepath.Join(root, "testdata", "model")); err == nil && st.IsDir() {
 			defModel = filepath.Join(root, "testdata", "model")
 		}
-		if _, err := os.Stat(filepath.Join(root, "testdata", "demo", "items.ndjson")); err == nil {
+		if _, err := os.Stat(filepath.Join(root, "testdata", "demo", index.ItemsFile)); err == nil {
 			defDemo = filepath.Join(root, "testdata", "demo")
 		}
 	}
@@ -119,7 +119,7 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 	fs.StringVar(&o.demoDir, "demo", env.str("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
 	defInter := ""
 	if defDemo != "" {
-		defInter = filepath.Join(defDemo, "interactions.ndjson")
+		defInter = filepath.Join(defDemo, index.InteractionsFile)
 	}
 	fs.StringVar(&o.interactions, "interactions", env.str("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
 	fs.StringVar(&o.indexName, "index-name", env.str("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
@@ -332,7 +332,7 @@ func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*servi
 // directory renamed into place at the end: an interrupted first start
 // leaves no half-built index that a restart would take as complete.
 func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Writer) error {
-	items := filepath.Join(data, "items.ndjson")
+	items := filepath.Join(data, index.ItemsFile)
 	f, err := os.Open(items)
 	if err != nil {
 		return err
@@ -358,7 +358,7 @@ func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Wri
 	if len(rep.Bad) > 0 {
 		slog.Warn("demo import skipped bad lines", "bad", len(rep.Bad), "first", rep.Bad[0].Error())
 	}
-	inter := filepath.Join(data, "interactions.ndjson")
+	inter := filepath.Join(data, index.InteractionsFile)
 	if _, err := os.Stat(inter); err != nil {
 		inter = ""
 	}

@@ -232,13 +232,13 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 	hasQ, hasI := trainCount(ds, true) > 0, trainCount(ds, false) > 0
 	switch {
 	case !ds.HasQueries:
-		skip("no %s in %s: search is not measured (no search block), no search arm", eval.QueriesFile, ds.Dir)
+		skip("no %s in %s: search is not measured (no search block), no search arm", index.QueriesFile, ds.Dir)
 	case !hasQ:
 		skip("no train queries in %s: no search arm", ds.Dir)
 	}
 	switch {
 	case !ds.HasInteractions:
-		skip("no %s in %s: recommendation is not measured (no recommend block), no recommend arm", eval.InteractionsFile, ds.Dir)
+		skip("no %s in %s: recommendation is not measured (no recommend block), no recommend arm", index.InteractionsFile, ds.Dir)
 	case !hasI:
 		skip("no train interactions in %s: no recommend arm", ds.Dir)
 	}
@@ -305,7 +305,7 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 
 	// Import and SIDs, shared by the arms.
 	indexDir := filepath.Join(work, "index")
-	f, err := os.Open(filepath.Join(ds.Dir, eval.ItemsFile))
+	f, err := os.Open(filepath.Join(ds.Dir, index.ItemsFile))
 	if err != nil {
 		return nil, err
 	}
@@ -315,12 +315,12 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	if len(irep.Bad) > 0 {
-		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(irep.Bad), eval.ItemsFile, irep.Bad[0].Error())
+		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(irep.Bad), index.ItemsFile, irep.Bad[0].Error())
 	}
 	say("imported %d items into %s", irep.Imported, indexDir)
 	inter := ""
 	if ds.HasInteractions {
-		inter = filepath.Join(ds.Dir, eval.InteractionsFile)
+		inter = filepath.Join(ds.Dir, index.InteractionsFile)
 	}
 	t0 := time.Now()
 	sout, err := assignSIDs(indexDir, inter, sid.AssignOptions{

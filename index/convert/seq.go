@@ -1,6 +1,8 @@
 // Package convert turns public dataset layouts into a neo data folder
-// (items.ndjson, interactions.ndjson). Seq reads the one-user-per-line
-// sequence format of SASRec and S3-Rec.
+// (index.ItemsFile, index.InteractionsFile, index.QueriesFile). Seq reads
+// the one-user-per-line sequence format of SASRec and S3-Rec;
+// ConvertMovieLens reads a GroupLens MovieLens folder (movies, ratings,
+// free-text tags as queries).
 package convert
 
 import (
@@ -166,7 +168,7 @@ func Seq(seqPath, textPath, out, typ string) (*SeqReport, error) {
 	if err := index.WriteNDJSON(&ib, items); err != nil {
 		return nil, err
 	}
-	for name, b := range map[string][]byte{"items.ndjson": ib.Bytes(), "interactions.ndjson": inter.Bytes()} {
+	for name, b := range map[string][]byte{index.ItemsFile: ib.Bytes(), index.InteractionsFile: inter.Bytes()} {
 		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
 			return nil, err
 		}

@@ -27,12 +27,12 @@ func writeFolder(t *testing.T, items []index.Item, inter []index.Interaction, qs
 			t.Fatal(err)
 		}
 	}
-	write(ItemsFile, func(f *os.File) error { return index.WriteNDJSON(f, items) })
+	write(index.ItemsFile, func(f *os.File) error { return index.WriteNDJSON(f, items) })
 	if inter != nil {
-		write(InteractionsFile, func(f *os.File) error { return index.WriteNDJSON(f, inter) })
+		write(index.InteractionsFile, func(f *os.File) error { return index.WriteNDJSON(f, inter) })
 	}
 	if qs != nil {
-		write(QueriesFile, func(f *os.File) error { return index.WriteNDJSON(f, qs) })
+		write(index.QueriesFile, func(f *os.File) error { return index.WriteNDJSON(f, qs) })
 	}
 	return dir
 }

@@ -13,13 +13,6 @@ import (
 	"github.com/neo-search/neo/index"
 )
 
-// File names of a data folder (docs/CONTRACTS.md).
-const (
-	ItemsFile        = "items.ndjson"
-	InteractionsFile = "interactions.ndjson"
-	QueriesFile      = "queries.ndjson"
-)
-
 // Dataset is a data folder loaded for evaluation.
 type Dataset struct {
 	Name string // folder base name, e.g. "demo"
@@ -45,19 +38,19 @@ type Dataset struct {
 // interactions.ndjson and queries.ndjson (optional).
 func LoadDataset(dir string) (*Dataset, error) {
 	ds := &Dataset{Name: filepath.Base(filepath.Clean(dir)), Dir: dir}
-	f, err := os.Open(filepath.Join(dir, ItemsFile))
+	f, err := os.Open(filepath.Join(dir, index.ItemsFile))
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", dir, err)
 	}
 	ds.Items, err = index.ReadItems(bufio.NewReader(f))
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ItemsFile), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, index.ItemsFile), err)
 	}
 	ds.byID = make(map[string]int, len(ds.Items))
 	for i, it := range ds.Items {
 		if _, dup := ds.byID[it.ID]; dup {
-			return nil, fmt.Errorf("%s: duplicate item id %q", filepath.Join(dir, ItemsFile), it.ID)
+			return nil, fmt.Errorf("%s: duplicate item id %q", filepath.Join(dir, index.ItemsFile), it.ID)
 		}
 		ds.byID[it.ID] = i
 	}
@@ -68,13 +61,13 @@ func LoadDataset(dir string) (*Dataset, error) {
 		}
 		return f, err == nil, err
 	}
-	if f, ok, err := open(InteractionsFile); err != nil {
+	if f, ok, err := open(index.InteractionsFile); err != nil {
 		return nil, err
 	} else if ok {
 		ds.Interactions, err = index.ReadInteractions(bufio.NewReader(f))
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, InteractionsFile), err)
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, index.InteractionsFile), err)
 		}
 		ds.HasInteractions = true
 		// a log without split fields is split leave-last-out per user
@@ -85,13 +78,13 @@ func LoadDataset(dir string) (*Dataset, error) {
 			}
 		}
 	}
-	if f, ok, err := open(QueriesFile); err != nil {
+	if f, ok, err := open(index.QueriesFile); err != nil {
 		return nil, err
 	} else if ok {
 		ds.Queries, err = index.ReadQueries(bufio.NewReader(f))
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, QueriesFile), err)
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, index.QueriesFile), err)
 		}
 		ds.HasQueries = true
 		for i := range ds.Queries {

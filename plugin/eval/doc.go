@@ -1,6 +1,6 @@
 // Package eval measures search and recommendation methods on a data folder
-// (docs/CONTRACTS.md: items, interactions and queries as NDJSON) and
-// converts public datasets (MovieLens) into that format.
+// (docs/CONTRACTS.md: items, interactions and queries as NDJSON). The
+// converters of public datasets into that format are in index/convert.
 //
 // Run asks every method of a Methods set for a ranked list per test case
 // and reports HR@k and NDCG@k (graded gain 2^grade-1) at the headline k

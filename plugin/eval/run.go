@@ -120,7 +120,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	case opt.Split != "test" && len(ds.QueriesOf(opt.Split)) == 0:
 		rep.Skipped = append(rep.Skipped, "search: no queries of split "+opt.Split+"; search not measured")
 	case !ds.HasQueries:
-		rep.Skipped = append(rep.Skipped, "search: no "+QueriesFile+" in "+ds.Dir+"; search not measured")
+		rep.Skipped = append(rep.Skipped, "search: no "+index.QueriesFile+" in "+ds.Dir+"; search not measured")
 	case len(methods.Search) == 0:
 		rep.Skipped = append(rep.Skipped, "search: no search methods")
 	default:
@@ -132,7 +132,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	var rCases []RecommendCase
 	switch {
 	case !ds.HasInteractions:
-		rep.Skipped = append(rep.Skipped, "recommend: no "+InteractionsFile+" in "+ds.Dir+"; recommendation not measured")
+		rep.Skipped = append(rep.Skipped, "recommend: no "+index.InteractionsFile+" in "+ds.Dir+"; recommendation not measured")
 	case len(methods.Recommend) == 0:
 		rep.Skipped = append(rep.Skipped, "recommend: no recommend methods")
 	default:
@@ -159,7 +159,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	if len(sCases) > 0 {
 		seen := map[string]bool{}
 		for _, q := range ds.QueriesOf("train") {
-			seen[NormalizeTag(q.Query)] = true
+			seen[index.NormalizeQuery(q.Query)] = true
 		}
 		rep.Search = map[string]Metrics{}
 		var kinds []string
@@ -193,7 +193,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 				rep.SearchByKind[kind][name] = r.metrics(res, func(i int) bool { return sCases[i].q.Kind == kind })
 			}
 			if rep.SearchSeen != nil {
-				isSeen := func(i int) bool { return seen[NormalizeTag(sCases[i].q.Query)] }
+				isSeen := func(i int) bool { return seen[index.NormalizeQuery(sCases[i].q.Query)] }
 				if mm := r.metrics(res, isSeen); mm["n"] > 0 {
 					rep.SearchSeen[name] = mm
 				}

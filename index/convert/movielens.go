@@ -1,4 +1,4 @@
-package eval
+package convert
 
 import (
 	"bufio"
@@ -16,7 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/neo-search/neo/index"
 )
 
 // MovieLens conversion.
@@ -161,20 +162,20 @@ func ConvertMovieLens(dir, out string, opt MovieLensOptions) (*MovieLensStats, e
 	for _, m := range movies {
 		known[m.ID] = true
 	}
-	if err := write("items.ndjson", func(w io.Writer) error {
+	if err := write(index.ItemsFile, func(w io.Writer) error {
 		return WriteMovieItems(w, movies, st)
 	}); err != nil {
 		return nil, err
 	}
 	if !st.NoInteractionsFile {
-		if err := write("interactions.ndjson", func(w io.Writer) error {
+		if err := write(index.InteractionsFile, func(w io.Writer) error {
 			return WriteRatingInteractions(w, ratings, known, st)
 		}); err != nil {
 			return nil, err
 		}
 	}
 	if !st.NoQueriesFile {
-		if err := write("queries.ndjson", func(w io.Writer) error {
+		if err := write(index.QueriesFile, func(w io.Writer) error {
 			return WriteTagQueries(w, tags, known, opt, st)
 		}); err != nil {
 			return nil, err
@@ -389,11 +390,8 @@ func GenreKey(genre string) string {
 	return strings.TrimSuffix(b.String(), "_")
 }
 
-// NormalizeTag is the query text of a tag: lower case, trimmed, inner
-// whitespace collapsed to one space.
-func NormalizeTag(tag string) string {
-	return strings.Join(strings.FieldsFunc(strings.ToLower(tag), unicode.IsSpace), " ")
-}
+// NormalizeTag is the query text of a tag (index.NormalizeQuery).
+func NormalizeTag(tag string) string { return index.NormalizeQuery(tag) }
 
 type mlItem struct {
 	ID          string            `json:"id"`

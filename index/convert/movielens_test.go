@@ -1,4 +1,4 @@
-package eval
+package convert
 
 import (
 	"bytes"
@@ -83,15 +83,15 @@ func readBack(t *testing.T, opt MovieLensOptions) (*MovieLensStats, []index.Item
 		t.Cleanup(func() { f.Close() })
 		return f
 	}
-	items, err := index.ReadItems(open(ItemsFile))
+	items, err := index.ReadItems(open(index.ItemsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	inter, err := index.ReadInteractions(open(InteractionsFile))
+	inter, err := index.ReadInteractions(open(index.InteractionsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	qs, err := index.ReadQueries(open(QueriesFile))
+	qs, err := index.ReadQueries(open(index.QueriesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestConvertMovieLensDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		var all []byte
-		for _, f := range []string{ItemsFile, InteractionsFile, QueriesFile} {
+		for _, f := range []string{index.ItemsFile, index.InteractionsFile, index.QueriesFile} {
 			b, err := os.ReadFile(filepath.Join(out, f))
 			if err != nil {
 				t.Fatal(err)
@@ -288,7 +288,7 @@ func TestConvertMovieLensOptionalFiles(t *testing.T) {
 	if !st.NoInteractionsFile || !st.NoQueriesFile || st.Items != 10 {
 		t.Errorf("stats %+v", st)
 	}
-	for f, want := range map[string]bool{ItemsFile: true, InteractionsFile: false, QueriesFile: false} {
+	for f, want := range map[string]bool{index.ItemsFile: true, index.InteractionsFile: false, index.QueriesFile: false} {
 		if _, err := os.Stat(filepath.Join(out, f)); (err == nil) != want {
 			t.Errorf("%s exists: %v, want %v", f, err == nil, want)
 		}
