@@ -76,7 +76,7 @@ type Options struct {
 	// SequenceSamples replaces the recommend samples (one target after a
 	// history of ≤ MaxHistory items) by sequence samples: each user's
 	// train history as one long run of SID spans after the
-	// TaskRecommendSequence template, cut into windows of as many items as
+	// sid.TaskRecommendSequence template, cut into windows of as many items as
 	// fit MaxSeq (consecutive windows overlap by half a window), with the
 	// loss on the type and code tokens of every span after the first, so
 	// every next item is a target with up to a window of context. The valid
@@ -170,10 +170,10 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 		tpls[k] = append([]string(nil), v...)
 	}
 	if opt.SequenceSamples {
-		tpls[TaskRecommendSequence] = append([]string(nil), SequenceTemplates...)
+		tpls[sid.TaskRecommendSequence] = append([]string(nil), SequenceTemplates...)
 	}
 	b.meta = &sid.ModelMeta{
-		FormatVersion: sid.MetaFormatVersion, PromptVersion: PromptVersion,
+		FormatVersion: sid.MetaFormatVersion, PromptVersion: sid.PromptVersion, PromptHistory: opt.MaxHistory,
 		SID: vocab, SIDLevels: vocab.Levels() - 1, Templates: tpls, MaxSeq: opt.MaxSeq,
 	}
 	stages := map[string][]*sample{
@@ -304,8 +304,8 @@ func (o *Options) fill() error {
 	switch {
 	case o.VocabSize < MinVocabSize:
 		return fmt.Errorf("exporter: vocabulary size %d is below the minimum %d (specials and the 256 byte tokens)", o.VocabSize, MinVocabSize)
-	case o.MaxSeq < MinMaxSeq:
-		return fmt.Errorf("exporter: max sequence length %d is below the minimum %d", o.MaxSeq, MinMaxSeq)
+	case o.MaxSeq < sid.MinMaxSeq:
+		return fmt.Errorf("exporter: max sequence length %d is below the minimum %d", o.MaxSeq, sid.MinMaxSeq)
 	case o.SynthQueries < 0 || math.IsNaN(o.SynthQueries) || o.SynthQueries > 100:
 		return fmt.Errorf("exporter: synthesized queries per item %v, want 0 to 100", o.SynthQueries)
 	case o.MaxHistory < 1:

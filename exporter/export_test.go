@@ -123,7 +123,7 @@ func export(t *testing.T, in Input, opt Options) (*Manifest, string) {
 
 func TestExportFormat(t *testing.T) {
 	m, dir := export(t, fixture(), Options{Seed: 1, MaxSeq: 128})
-	meta, err := LoadMeta(dir)
+	meta, err := sid.LoadModelMeta(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestExportFormat(t *testing.T) {
 // instruct and valid sequence.
 func TestExportLayout(t *testing.T) {
 	_, dir := export(t, fixture(), Options{Seed: 2})
-	meta, _ := LoadMeta(dir)
+	meta, _ := sid.LoadModelMeta(dir)
 	tok, _ := sid.LoadTokenizer(dir)
 	sp := meta.Special
 	for _, stage := range []string{StageInstruct, StageValid} {
@@ -245,7 +245,7 @@ func TestExportLayout(t *testing.T) {
 func TestExportNoLeak(t *testing.T) {
 	in := fixture()
 	_, dir := export(t, in, Options{Seed: 1})
-	meta, _ := LoadMeta(dir)
+	meta, _ := sid.LoadModelMeta(dir)
 	tok, _ := sid.LoadTokenizer(dir)
 	held, _ := sid.Parse("ring-3-3-3-0")
 	span, _ := meta.SID.Tokens(held)
@@ -406,7 +406,7 @@ func TestExportLongText(t *testing.T) {
 	if m.Report.Truncated[StageWarmup] == 0 || m.Report.Truncated[StageInstruct] == 0 || m.Report.Dropped[StageGround] == 0 {
 		t.Errorf("truncated %v, dropped %v", m.Report.Truncated, m.Report.Dropped)
 	}
-	meta, _ := LoadMeta(dir)
+	meta, _ := sid.LoadModelMeta(dir)
 	tok, _ := sid.LoadTokenizer(dir)
 	for _, stage := range Stages {
 		s := readShards(t, dir, stage)

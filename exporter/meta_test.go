@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -14,30 +13,26 @@ import (
 
 func TestMetaReadByEngine(t *testing.T) {
 	_, dir := export(t, fixture(), Options{Seed: 1})
-	m, err := LoadMeta(dir)
+	// The engine reads the directory through sid.LoadModel: neo.json and
+	// tokenizer.json validated together.
+	m, tok, err := sid.LoadModel(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The engine reads neo.json through sid.LoadModelMeta.
-	sm, err := sid.LoadModelMeta(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(sm, m) {
-		t.Errorf("sid.LoadModelMeta gives %+v, exporter.LoadMeta %+v", sm, m)
+	if m.PromptHistory != DefaultMaxHistory {
+		t.Errorf("neo.json prompt_history %d, the export used %d", m.PromptHistory, DefaultMaxHistory)
 	}
 	// sid.ModelMeta describes the whole file: it marshals back byte for byte.
 	raw, err := os.ReadFile(filepath.Join(dir, sid.MetaFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := sm.Marshal(); err != nil || !bytes.Equal(again, raw) {
+	if again, err := m.Marshal(); err != nil || !bytes.Equal(again, raw) {
 		t.Errorf("neo.json does not round-trip through sid.ModelMeta (err %v):\n%s\nwant\n%s", err, again, raw)
 	}
 	// A prompt built here and decoded by the tokenizer reads as the template.
-	tok, _ := sid.LoadTokenizer(dir)
 	h := sid.SID{Type: "ring", Codes: []int{1, 0, 1, 1}}
-	segs, err := Prompt(m, TaskRecommend, 0, sid.FormatIDs, map[string][]sid.Segment{"history": sid.Spans([]sid.SID{h}), "type": TypeValue("")})
+	segs, err := Prompt(m, sid.TaskRecommend, 0, sid.FormatIDs, map[string][]sid.Segment{"history": sid.Spans([]sid.SID{h}), "type": TypeValue("")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +44,7 @@ func TestMetaReadByEngine(t *testing.T) {
 	if got := tok.Decode(ids); got != want {
 		t.Errorf("prompt decodes to\n%q\nwant\n%q", got, want)
 	}
-	if _, err := Prompt(m, TaskSearch, 99, sid.FormatIDs, nil); err == nil {
+	if _, err := Prompt(m, sid.TaskSearch, 99, sid.FormatIDs, nil); err == nil {
 		t.Error("template 99 accepted")
 	}
 }
@@ -76,6 +71,10 @@ func TestLoadMetaErrors(t *testing.T) {
 			m["templates"].(map[string]any)["mixed"] = []any{"{history} {context}"}
 		}, "template 0"},
 		{"max seq", func(m map[string]any) { m["max_seq"] = 4 }, "max_seq"},
+		{"prompt history", func(m map[string]any) { m["prompt_history"] = -1 }, "prompt_history"},
+		{"sequence template", func(m map[string]any) {
+			m["templates"].(map[string]any)[sid.TaskRecommendSequence] = []any{"{history} next"}
+		}, "{history}"},
 		{"no sid", func(m map[string]any) { delete(m, "sid") }, "sid vocabulary"},
 	}
 	for _, c := range cases {
@@ -86,20 +85,26 @@ func TestLoadMetaErrors(t *testing.T) {
 			b, _ := json.Marshal(m)
 			d := t.TempDir()
 			os.WriteFile(filepath.Join(d, sid.MetaFile), b, 0o644)
-			_, err := LoadMeta(d)
+			_, err := sid.LoadModelMeta(d)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want mention of %q", err, c.want)
 			}
 		})
 	}
-	if _, err := LoadMeta(t.TempDir()); err == nil {
+	if _, err := sid.LoadModelMeta(t.TempDir()); err == nil {
 		t.Error("missing neo.json: no error")
 	}
-	// A tokenizer from another export does not match.
+	// A tokenizer from another export does not match: LoadModel refuses
+	// the pair.
 	_, other := export(t, fixture(), Options{Seed: 1, VocabSize: 300})
-	m, _ := LoadMeta(dir)
-	tok, _ := sid.LoadTokenizer(other)
-	if err := m.CheckTokenizer(tok); err == nil {
+	tokRaw, err := os.ReadFile(filepath.Join(other, sid.TokenizerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, sid.TokenizerFile), tokRaw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sid.LoadModel(dir); err == nil {
 		t.Error("mismatched tokenizer accepted")
 	}
 }

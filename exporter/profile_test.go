@@ -90,7 +90,7 @@ func TestMixedCompletion(t *testing.T) {
 }
 
 func TestTemplates(t *testing.T) {
-	for _, task := range Tasks {
+	for _, task := range sid.Tasks {
 		t.Run(task, func(t *testing.T) {
 			tpls := Templates[task]
 			if len(tpls) < 5 {
@@ -102,22 +102,22 @@ func TestTemplates(t *testing.T) {
 			vals := map[string][]sid.Segment{"query": TextValue("q"), "type": TypeValue("ring"),
 				"history": sid.Spans([]sid.SID{{Type: "ring", Codes: []int{1, 0}}}), "context": TextValue("c")}
 			for i, tpl := range tpls {
-				segs, err := PromptSegments(tpl, TaskFormat[task], vals)
+				segs, err := sid.Prompt(tpl, sid.TaskFormat[task], vals)
 				if err != nil {
 					t.Fatalf("template %d: %v", i, err)
 				}
 				if segs[0].Special != sid.TokenBOS || segs[len(segs)-1].Special != sid.TokenAssistant {
 					t.Errorf("template %d: frame %v", i, segs)
 				}
-				needs := map[string]bool{TaskSearch: containsPlaceholder(tpl, "query"), TaskRecommend: containsPlaceholder(tpl, "history"),
-					TaskExplain: containsPlaceholder(tpl, "history"), TaskMixed: containsPlaceholder(tpl, "history")}
+				needs := map[string]bool{sid.TaskSearch: containsPlaceholder(tpl, "query"), sid.TaskRecommend: containsPlaceholder(tpl, "history"),
+					sid.TaskExplain: containsPlaceholder(tpl, "history"), sid.TaskMixed: containsPlaceholder(tpl, "history")}
 				if !needs[task] {
 					t.Errorf("template %d lacks its task's main placeholder: %q", i, tpl)
 				}
 			}
 		})
 	}
-	if _, err := PromptSegments("x", "json", nil); err == nil {
+	if _, err := sid.Prompt("x", "json", nil); err == nil {
 		t.Error("unknown format accepted")
 	}
 }

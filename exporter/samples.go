@@ -24,13 +24,17 @@ const (
 // rendered template, tail; kept in parts so that encoding can drop the
 // oldest history items or shorten a text value when it must fit MaxSeq.
 type sample struct {
-	key    string // task/format, for the report
+	key string // task/format, for the report
+	// format, when set, frames the sample as an instruction (sid.Prompt);
+	// seq frames it as a recommend sequence (sid.SequencePrompt); else the
+	// prompt is head followed by the rendered tpl (catalog samples).
+	format string
+	seq    bool
 	head   []sid.Segment
 	tpl    string
 	text   map[string]string // plain-text placeholder values
 	hist   []sid.SID         // {history}, oldest first (nil: no {history})
-	tail   []sid.Segment
-	answer []sid.Segment // the completion; <|eos|> follows
+	answer []sid.Segment     // the completion; <|eos|> follows
 	loss   lossKind
 	clip   string // text value that may be shortened to fit ("" = none)
 	// lossFrom is, for lossSequence, the first history span with a loss.
@@ -46,14 +50,17 @@ func (s *sample) prompt(hist []sid.SID, text map[string]string) ([]sid.Segment, 
 	if s.hist != nil {
 		vals["history"] = sid.Spans(hist)
 	}
+	switch {
+	case s.format != "":
+		return sid.Prompt(s.tpl, s.format, vals)
+	case s.seq:
+		return sid.SequencePrompt(s.tpl, hist)
+	}
 	body, err := sid.RenderTemplate(s.tpl, vals)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sid.Segment, 0, len(s.head)+len(body)+len(s.tail))
-	out = append(out, s.head...)
-	out = append(out, body...)
-	return append(out, s.tail...), nil
+	return append(append(make([]sid.Segment, 0, len(s.head)+len(body)), s.head...), body...), nil
 }
 
 // countText adds the sample's text, as it will be encoded, to wc.
@@ -98,13 +105,8 @@ func (b *builder) rng(purpose string) *rand.Rand {
 func (b *builder) count(stage, key string) { b.rep.Mix[stage+" "+key]++ }
 
 var (
-	bos      = sid.Segment{Special: sid.TokenBOS}
-	instHead = []sid.Segment{{Special: sid.TokenBOS}, {Special: sid.TokenUser}}
+	bos = sid.Segment{Special: sid.TokenBOS}
 )
-
-func instTail(format string) []sid.Segment {
-	return []sid.Segment{{Special: sid.FormatToken(format)}, {Special: sid.TokenAssistant}}
-}
 
 // warmup: each item's catalog text, loss on every token.
 func (b *builder) warmup() []*sample {
@@ -242,10 +244,10 @@ func (b *builder) search(qs []index.Query) []*sample {
 			if typ != "" && rng.Float64() >= drop {
 				word, key = TypePlural(typ), "search/ids typed"
 			}
-			tpls := Templates[TaskSearch]
-			out = append(out, &sample{key: key, head: instHead, tpl: tpls[rng.IntN(len(tpls))],
+			tpls := Templates[sid.TaskSearch]
+			out = append(out, &sample{key: key, tpl: tpls[rng.IntN(len(tpls))],
 				text: map[string]string{"query": text, "type": word}, clip: "query",
-				tail: instTail(sid.FormatIDs), answer: sid.Spans(list)})
+				format: sid.FormatIDs, answer: sid.Spans(list)})
 			b.count(StageInstruct, key)
 		}
 	}
@@ -355,10 +357,10 @@ func (b *builder) recommend(users map[string][]event) []*sample {
 				break
 			}
 			hist := lastN(ev[:t], b.opt.MaxHistory)
-			tpls := Templates[TaskExplain]
-			out = append(out, &sample{key: "explain/text", head: instHead, tpl: tpls[rng.IntN(len(tpls))],
+			tpls := Templates[sid.TaskExplain]
+			out = append(out, &sample{key: "explain/text", tpl: tpls[rng.IntN(len(tpls))],
 				text: map[string]string{}, hist: sidsOf(hist),
-				tail: instTail(sid.FormatText), answer: TextValue(profileText(hist))})
+				format: sid.FormatText, answer: TextValue(profileText(hist))})
 			b.count(StageInstruct, "explain/text")
 		}
 		if len(ev) < 2 {
@@ -379,7 +381,7 @@ func (b *builder) recommend(users map[string][]event) []*sample {
 			out = append(out, b.seqSamples(ev)...)
 		} else {
 			for _, t := range cuts {
-				out = append(out, b.recSample(rng, TaskRecommend, ev[:t], ev[t].it))
+				out = append(out, b.recSample(rng, sid.TaskRecommend, ev[:t], ev[t].it))
 			}
 		}
 		// Mixed at the last cut and a random other one.
@@ -391,7 +393,7 @@ func (b *builder) recommend(users map[string][]event) []*sample {
 			if i >= mixedPerUser {
 				break
 			}
-			out = append(out, b.recSample(rng, TaskMixed, ev[:t], ev[t].it))
+			out = append(out, b.recSample(rng, sid.TaskMixed, ev[:t], ev[t].it))
 		}
 	}
 	return out
@@ -400,7 +402,7 @@ func (b *builder) recommend(users map[string][]event) []*sample {
 // recSample is one recommend or mixed sample: history → target.
 func (b *builder) recSample(rng *rand.Rand, task string, before []event, target *itemInfo) *sample {
 	hist := lastN(before, b.opt.MaxHistory)
-	format := TaskFormat[task]
+	format := sid.TaskFormat[task]
 	tpls := Templates[task]
 	// Templates with {context} are the last ones; choose them only when a
 	// context is at hand.
@@ -426,14 +428,14 @@ func (b *builder) recSample(rng *rand.Rand, task string, before []event, target 
 		key += " context"
 	}
 	var answer []sid.Segment
-	if task == TaskMixed {
+	if task == sid.TaskMixed {
 		answer = mixedCompletion(hist, target)
 	} else {
 		answer = []sid.Segment{{SID: &target.sid}}
 	}
 	b.count(StageInstruct, key)
-	return &sample{key: key, head: instHead, tpl: tpl, text: text, hist: sidsOf(hist),
-		tail: instTail(format), answer: answer, clip: "context"}
+	return &sample{key: key, tpl: tpl, text: text, hist: sidsOf(hist),
+		format: format, answer: answer, clip: "context"}
 }
 
 func containsPlaceholder(tpl, name string) bool {
@@ -461,9 +463,9 @@ func (b *builder) validSearch(qs []index.Query) []*sample {
 			word = TypePlural(t)
 		}
 		s := rel[0][0].sid
-		out = append(out, &sample{key: "search/ids", head: instHead, tpl: Templates[TaskSearch][0],
+		out = append(out, &sample{key: "search/ids", tpl: Templates[sid.TaskSearch][0],
 			text: map[string]string{"query": text, "type": word}, clip: "query",
-			tail: instTail(sid.FormatIDs), answer: []sid.Segment{{SID: &s}}, loss: lossAnswerSIDs})
+			format: sid.FormatIDs, answer: []sid.Segment{{SID: &s}}, loss: lossAnswerSIDs})
 		b.count(StageValid, "search/ids")
 	}
 	return out
@@ -497,7 +499,7 @@ func (b *builder) validRecommend(users map[string][]event) []*sample {
 		if b.opt.SequenceSamples {
 			hist := sidsOf(lastN(before, b.seqWindow()-1))
 			hist = append(hist, ev[ti].it.sid)
-			out = append(out, &sample{key: "recommend/sequence", head: instHead, tpl: SequenceTemplates[0],
+			out = append(out, &sample{key: "recommend/sequence", seq: true, tpl: SequenceTemplates[0],
 				text: map[string]string{}, hist: hist, loss: lossSequence, lossFrom: len(hist) - 1})
 			b.count(StageValid, "recommend/sequence")
 			continue
@@ -506,9 +508,9 @@ func (b *builder) validRecommend(users map[string][]event) []*sample {
 		s := ev[ti].it.sid
 		// The target's type is given, as neo eval gives it to every
 		// method (CONTRACTS.md); the type token is still scored.
-		out = append(out, &sample{key: "recommend/ids", head: instHead, tpl: Templates[TaskRecommend][0],
+		out = append(out, &sample{key: "recommend/ids", tpl: Templates[sid.TaskRecommend][0],
 			text: map[string]string{"type": TypePlural(ev[ti].it.typ)}, hist: sidsOf(hist),
-			tail: instTail(sid.FormatIDs), answer: []sid.Segment{{SID: &s}}, loss: lossAnswerSIDs})
+			format: sid.FormatIDs, answer: []sid.Segment{{SID: &s}}, loss: lossAnswerSIDs})
 		b.count(StageValid, "recommend/ids")
 	}
 	return out
@@ -540,7 +542,7 @@ func (b *builder) seqSamples(ev []event) []*sample {
 	var out []*sample
 	add := func(start, end, from int) {
 		hist := sidsOf(lastN(ev[start:end], end-start))
-		out = append(out, &sample{key: "recommend/sequence", head: instHead, tpl: SequenceTemplates[0],
+		out = append(out, &sample{key: "recommend/sequence", seq: true, tpl: SequenceTemplates[0],
 			text: map[string]string{}, hist: hist, loss: lossSequence, lossFrom: from - start})
 		b.count(StageInstruct, "recommend/sequence")
 	}

@@ -35,11 +35,11 @@ func TestExportSequenceSamples(t *testing.T) {
 
 	const maxSeq = 128
 	m, dir := export(t, in, Options{Seed: 1, MaxSeq: maxSeq, SequenceSamples: true})
-	meta, err := LoadMeta(dir)
+	meta, err := sid.LoadModelMeta(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := meta.Templates[TaskRecommendSequence]; len(got) != 1 || got[0] != SequenceTemplates[0] {
+	if got := meta.Templates[sid.TaskRecommendSequence]; len(got) != 1 || got[0] != SequenceTemplates[0] {
 		t.Fatalf("neo.json recommend_sequence templates = %q", got)
 	}
 	if m.Report.Mix["instruct recommend/sequence"] == 0 || m.Report.Mix["instruct recommend/ids"] != 0 {
@@ -142,7 +142,7 @@ func TestExportSequenceSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(raw), TaskRecommendSequence) {
+	if strings.Contains(string(raw), sid.TaskRecommendSequence) {
 		t.Fatal("default export names the sequence template")
 	}
 }

@@ -6,25 +6,6 @@ import (
 	"github.com/neo-search/neo/sid"
 )
 
-// Tasks, as keys of neo.json "templates".
-const (
-	TaskSearch    = "search"
-	TaskRecommend = "recommend"
-	TaskExplain   = "explain"
-	TaskMixed     = "mixed"
-)
-
-// Tasks lists the tasks in a fixed order.
-var Tasks = []string{TaskSearch, TaskRecommend, TaskExplain, TaskMixed}
-
-// TaskFormat is the output format each task is trained with.
-var TaskFormat = map[string]string{
-	TaskSearch:    sid.FormatIDs,
-	TaskRecommend: sid.FormatIDs,
-	TaskExplain:   sid.FormatText,
-	TaskMixed:     sid.FormatMixed,
-}
-
 // NoTypeWords stand in for {type} when a request names no entity type.
 // Serving uses the first; training uses both.
 var NoTypeWords = []string{"items", "pieces"}
@@ -36,7 +17,7 @@ var NoTypeWords = []string{"items", "pieces"}
 // serving uses, so it never needs {context}; templates with {context} are
 // trained only when a context is at hand.
 var Templates = map[string][]string{
-	TaskSearch: {
+	sid.TaskSearch: {
 		"Find {type} for the search query: {query}",
 		"Search the catalog for {type} matching \"{query}\".",
 		"A shopper searches for \"{query}\". Which {type} fit best?",
@@ -44,7 +25,7 @@ var Templates = map[string][]string{
 		"I'm looking for {query}. Show me {type}.",
 		"{query} - list the best matching {type}.",
 	},
-	TaskRecommend: {
+	sid.TaskRecommend: {
 		"The user interacted with {history}. Recommend {type} they will like next.",
 		"Recent activity: {history}. What {type} should this shopper see next?",
 		"History: {history}\nSuggest the next {type}.",
@@ -52,14 +33,14 @@ var Templates = map[string][]string{
 		"Given {history}, which {type} come next?",
 		"The user interacted with {history} and asks for {context}. Recommend {type}.",
 	},
-	TaskExplain: {
+	sid.TaskExplain: {
 		"The user interacted with {history}. Describe this shopper's taste.",
 		"Summarise the style of a shopper who interacted with {history}.",
 		"History: {history}\nWrite a short shopper profile.",
 		"What does {history} tell us about this shopper?",
 		"Describe the preferences behind {history}.",
 	},
-	TaskMixed: {
+	sid.TaskMixed: {
 		"The user interacted with {history}. Recommend {type} and explain why.",
 		"Based on {history}, suggest {type} with a short reason.",
 		"History: {history}\nRecommend one of our {type} and say why it fits.",
@@ -69,23 +50,9 @@ var Templates = map[string][]string{
 	},
 }
 
-// TaskRecommendSequence is the neo.json "templates" key of the recommend
-// sequence format (Options.SequenceSamples). Its one template ends with
-// {history}: a prompt is
-//
-//	<|bos|> <|user|> TEMPLATE-TEXT [SID]…[/SID] [SID]…[/SID] …
-//
-// with no format token, <|assistant|> or <|eos|>: the next item is simply
-// the next SID span. Serving renders it with the request's history and
-// decodes the next span (plugin: recommend requests in the ids format).
-const TaskRecommendSequence = "recommend_sequence"
-
-// SequenceTemplates are the templates of TaskRecommendSequence.
+// SequenceTemplates are the templates of sid.TaskRecommendSequence
+// (Options.SequenceSamples), rendered by sid.SequencePrompt.
 var SequenceTemplates = []string{"The user's items, oldest first: {history}"}
-
-// MinMaxSeq is the smallest sequence length an export accepts: room for the
-// prompt frame, one SID span and a short instruction.
-const MinMaxSeq = 32
 
 // TypeWord is the singular word of an entity type: "hand_bag" → "hand bag".
 func TypeWord(typ string) string {

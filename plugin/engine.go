@@ -45,9 +45,12 @@ type Config struct {
 	MaxBeam    int // default 128
 	MaxTokens  int // default 512
 	MaxHistory int // default 200
-	// PromptHistory caps the history items rendered into the prompt (the
-	// most recent ones); 0 = as many as fit the model's max_seq. The whole
-	// history is still excluded from the answers.
+	// PromptHistory caps the history items rendered into an instruction
+	// prompt (the most recent ones); 0 = the cap the model was trained with
+	// (neo.json prompt_history), or, where none is recorded, as many as fit
+	// the model's max_seq. Recommend-sequence prompts are bounded by max_seq
+	// alone, as in training. The whole history is still excluded from the
+	// answers.
 	PromptHistory int
 	// OnBatch, when set, is told the row count of every onnxruntime run.
 	OnBatch func(rows int)
@@ -83,16 +86,6 @@ type TextCodec interface {
 	Decode(ids []int32) string
 }
 
-// loadTokenizer reads a model directory's tokenizer.json with the
-// tokenizer the exporter encoded the training data with (sid.Tokenizer).
-var loadTokenizer = func(dir string) (TextCodec, error) {
-	tok, err := sid.LoadTokenizer(dir)
-	if err != nil {
-		return nil, err
-	}
-	return tok, nil
-}
-
 var _ TextCodec = (*sid.Tokenizer)(nil)
 
 // Engine serves one model over one catalog. It is safe for concurrent use;
@@ -120,11 +113,7 @@ type Engine struct {
 // and attaches the catalog.
 func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 	cfg.defaults()
-	meta, err := sid.LoadModelMeta(modelDir)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := loadTokenizer(modelDir)
+	meta, tok, err := sid.LoadModel(modelDir)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ func (e *Engine) normalize(req *Request) error {
 	if req.Task == "" {
 		switch {
 		case req.Prompt != "":
-			req.Task = "raw"
+			req.Task = TaskRaw
 		case req.Query != "":
 			req.Task = TaskSearch
 		case len(req.History) > 0:
@@ -31,7 +31,7 @@ func (e *Engine) normalize(req *Request) error {
 		if len(req.History) == 0 && req.Prompt == "" {
 			return fmt.Errorf("%w: %s needs a history", ErrBadRequest, req.Task)
 		}
-	case "raw":
+	case TaskRaw:
 		if req.Prompt == "" {
 			return fmt.Errorf("%w: empty prompt", ErrBadRequest)
 		}
@@ -42,7 +42,7 @@ func (e *Engine) normalize(req *Request) error {
 		switch req.Task {
 		case TaskExplain:
 			req.Format = FormatText
-		case TaskMixed, "raw":
+		case TaskMixed, TaskRaw:
 			req.Format = FormatMixed
 		default:
 			req.Format = FormatIDs
@@ -123,12 +123,6 @@ func resolveHistory(snap *index.Snapshot, hist []string) ([]sid.SID, []uint32, e
 	return sids, ords, nil
 }
 
-// templateRecommendSequence is the neo.json templates key of the recommend
-// sequence format (exporter.TaskRecommendSequence): a model trained on it
-// reads a history as a run of SID spans and names the next item as the
-// next span, with no format token or <|assistant|> in between.
-const templateRecommendSequence = "recommend_sequence"
-
 // buildPrompt renders the prompt the trainer used for this task:
 //
 //	<|bos|> <|user|> INSTRUCTION <|fmt:F|> <|assistant|>
@@ -138,11 +132,19 @@ const templateRecommendSequence = "recommend_sequence"
 //
 //	<|bos|> <|user|> TEMPLATE-TEXT [SID]…[/SID] … [SID]…[/SID]
 //
-// A history longer than Config.PromptHistory, or than the model's max_seq
-// leaves room for, loses its oldest items (as the exporter drops them in
-// training); a prompt still too long is an error.
+// Both come from the contract's one renderer (sid.Prompt,
+// sid.SequencePrompt). An instruction prompt keeps the history cap of
+// training (Config.PromptHistory, else neo.json prompt_history); a prompt
+// longer than the model's max_seq leaves room for loses its oldest history
+// items (as the exporter drops them in training); a prompt still too long
+// is an error.
 func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
-	if n := e.cfg.PromptHistory; n > 0 && len(history) > n {
+	seq := e.sequenceTemplate(req)
+	n := e.cfg.PromptHistory
+	if n == 0 {
+		n = e.meta.PromptHistory
+	}
+	if n > 0 && seq == "" && len(history) > n {
 		history = history[len(history)-n:]
 	}
 	limit := e.meta.MaxSeq - 1 // the prompt plus at least one decoded token
@@ -151,7 +153,7 @@ func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
 		limit = e.meta.MaxSeq - e.meta.SID.Levels() - 1
 	}
 	for {
-		ids, err := e.renderPrompt(req, history)
+		ids, err := e.renderPrompt(req, seq, history)
 		if err != nil {
 			return nil, err
 		}
@@ -167,40 +169,40 @@ func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
 	}
 }
 
-func (e *Engine) renderPrompt(req *Request, history []sid.SID) ([]int32, error) {
-	seq := e.meta.Templates[templateRecommendSequence]
-	useSeq := len(seq) > 0 && req.Task == TaskRecommend && req.Format == FormatIDs &&
-		req.Prompt == "" && strings.TrimSpace(req.Context) == ""
-	var instr []sid.Segment
+// sequenceTemplate is the recommend-sequence template when req is served
+// in that format (a recommend in ids, no own prompt or context, a model
+// trained on it), else "".
+func (e *Engine) sequenceTemplate(req *Request) string {
+	seq := e.meta.Templates[sid.TaskRecommendSequence]
+	if len(seq) == 0 || req.Task != TaskRecommend || req.Format != FormatIDs ||
+		req.Prompt != "" || strings.TrimSpace(req.Context) != "" {
+		return ""
+	}
+	return seq[0]
+}
+
+func (e *Engine) renderPrompt(req *Request, seqTpl string, history []sid.SID) ([]int32, error) {
+	var segs []sid.Segment
+	var err error
 	switch {
-	case req.Task == "raw" || req.Prompt != "":
-		instr = []sid.Segment{{Text: req.Prompt}}
-	case useSeq:
-		var err error
-		if instr, err = sid.RenderTemplate(seq[0], map[string][]sid.Segment{"history": sid.Spans(history)}); err != nil {
-			return nil, err
-		}
+	case req.Task == TaskRaw || req.Prompt != "":
+		segs, err = sid.RawPrompt(req.Prompt, req.Format)
+	case seqTpl != "":
+		segs, err = sid.SequencePrompt(seqTpl, history)
 	default:
 		tpls := e.meta.Templates[req.Task]
 		if len(tpls) == 0 {
 			return nil, fmt.Errorf("plugin: the model has no template for task %q", req.Task)
 		}
-		vals := map[string][]sid.Segment{
+		segs, err = sid.Prompt(tpls[0], req.Format, map[string][]sid.Segment{
 			"query":   {{Text: strings.TrimSpace(req.Query)}},
 			"type":    {{Text: sid.TypeWord(req.Types)}},
 			"history": sid.Spans(history),
 			"context": {{Text: strings.TrimSpace(req.Context)}},
-		}
-		var err error
-		if instr, err = sid.RenderTemplate(tpls[0], vals); err != nil {
-			return nil, err
-		}
+		})
 	}
-	segs := make([]sid.Segment, 0, len(instr)+5)
-	segs = append(segs, sid.Segment{Special: sid.TokenBOS}, sid.Segment{Special: sid.TokenUser})
-	segs = append(segs, instr...)
-	if !useSeq {
-		segs = append(segs, sid.Segment{Special: sid.FormatToken(req.Format)}, sid.Segment{Special: sid.TokenAssistant})
+	if err != nil {
+		return nil, err
 	}
 	return e.meta.SID.Encode(segs, e.tok.Encode, e.meta.Special)
 }

@@ -34,7 +34,7 @@ func promptEngine(t *testing.T, maxSeq int, sequence bool) *Engine {
 		TaskRecommend: {"The user interacted with {history}. Recommend {type} they will like next."},
 	}
 	if sequence {
-		tpls[templateRecommendSequence] = []string{"The user's items, oldest first: {history}"}
+		tpls[sid.TaskRecommendSequence] = []string{"The user's items, oldest first: {history}"}
 	}
 	e := &Engine{meta: &sid.ModelMeta{SID: v, Special: special, Templates: tpls, MaxSeq: maxSeq}, tok: byteCodec{}}
 	e.cfg.defaults()
@@ -92,7 +92,9 @@ func TestPromptRecommendSequence(t *testing.T) {
 }
 
 // TestPromptHistoryFits: long histories lose their oldest items until the
-// prompt and the decoded SID fit max_seq; PromptHistory caps them.
+// prompt and the decoded SID fit max_seq. An instruction prompt keeps the
+// training cap (Config.PromptHistory, else neo.json prompt_history); a
+// sequence prompt is bounded by max_seq alone, as in training.
 func TestPromptHistoryFits(t *testing.T) {
 	for _, sequence := range []bool{true, false} {
 		e := promptEngine(t, 160, sequence)
@@ -109,13 +111,23 @@ func TestPromptHistoryFits(t *testing.T) {
 		if n := countTok(ids, e.meta.SID.Open); n < 2 || !containsRun(ids, want) {
 			t.Fatalf("sequence %v: %d spans; the newest item must stay", sequence, n)
 		}
-		e.cfg.PromptHistory = 2
-		ids, err = e.buildPrompt(&Request{Task: TaskRecommend, Format: FormatIDs}, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := countTok(ids, e.meta.SID.Open); n != 2 {
-			t.Fatalf("PromptHistory 2: %d spans", n)
+		full := countTok(ids, e.meta.SID.Open)
+		for _, c := range []struct{ cfg, meta int }{{2, 0}, {0, 3}, {2, 3}} {
+			e.cfg.PromptHistory, e.meta.PromptHistory = c.cfg, c.meta
+			ids, err = e.buildPrompt(&Request{Task: TaskRecommend, Format: FormatIDs}, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.meta
+			if c.cfg > 0 {
+				want = c.cfg
+			}
+			if sequence {
+				want = full
+			}
+			if n := countTok(ids, e.meta.SID.Open); n != want {
+				t.Fatalf("sequence %v, Config.PromptHistory %d, prompt_history %d: %d spans, want %d", sequence, c.cfg, c.meta, n, want)
+			}
 		}
 	}
 	e := promptEngine(t, 40, false)

@@ -13,12 +13,13 @@ import (
 	"github.com/neo-search/neo/sid"
 )
 
-// Tasks a request can ask for.
+// Tasks a request can ask for (the model directory contract's, sid.Task*).
 const (
-	TaskSearch    = "search"
-	TaskRecommend = "recommend"
-	TaskExplain   = "explain"
-	TaskMixed     = "mixed" // a recommendation with a reason in text
+	TaskSearch    = sid.TaskSearch
+	TaskRecommend = sid.TaskRecommend
+	TaskExplain   = sid.TaskExplain
+	TaskMixed     = sid.TaskMixed // a recommendation with a reason in text
+	TaskRaw       = sid.TaskRaw   // the request's own prompt text
 )
 
 // Output formats.

@@ -29,6 +29,11 @@ type ModelMeta struct {
 	// one serving uses.
 	Templates map[string][]string `json:"templates"`
 	MaxSeq    int                 `json:"max_seq"`
+	// PromptHistory is the most history items the exporter put into one
+	// recommend, explain or mixed prompt; serving keeps the same cap. Zero:
+	// not recorded (older exports, sequence-format models), the prompt is
+	// bounded by MaxSeq alone.
+	PromptHistory int `json:"prompt_history,omitempty"`
 	// Model and Training are filled in by the Python trainer (network shape
 	// and training provenance); they are informational and kept verbatim.
 	Model    json.RawMessage `json:"model,omitempty"`
@@ -42,7 +47,8 @@ const MetaFile = "neo.json"
 // reads.
 const MetaFormatVersion = 1
 
-// LoadModelMeta reads and checks dir/neo.json.
+// LoadModelMeta reads dir/neo.json and validates it (Validate). LoadModel
+// also reads and checks the tokenizer beside it.
 func LoadModelMeta(dir string) (*ModelMeta, error) {
 	path := filepath.Join(dir, MetaFile)
 	b, err := os.ReadFile(path)
@@ -53,36 +59,10 @@ func LoadModelMeta(dir string) (*ModelMeta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("sid: %s: %w", path, err)
 	}
-	if err := m.Check(); err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("sid: %s: %w", path, err)
 	}
 	return &m, nil
-}
-
-// Check reports the first inconsistency of the metadata.
-func (m *ModelMeta) Check() error {
-	if m.FormatVersion != MetaFormatVersion {
-		return fmt.Errorf("format_version %d, this build reads %d", m.FormatVersion, MetaFormatVersion)
-	}
-	if m.SID == nil || len(m.SID.CodeBase) < 2 || len(m.SID.CodeBase) != len(m.SID.CodeCount) {
-		return fmt.Errorf("missing or malformed sid vocabulary")
-	}
-	if int(m.SID.End()) > m.VocabSize {
-		return fmt.Errorf("sid tokens end at %d beyond vocab_size %d", m.SID.End(), m.VocabSize)
-	}
-	for _, name := range SpecialTokens {
-		id, ok := m.Special[name]
-		if !ok {
-			return fmt.Errorf("special token %s missing", name)
-		}
-		if id < 0 || int(id) >= m.VocabSize {
-			return fmt.Errorf("special token %s has id %d outside the vocabulary", name, id)
-		}
-	}
-	if m.MaxSeq <= 0 {
-		return fmt.Errorf("max_seq %d", m.MaxSeq)
-	}
-	return nil
 }
 
 // Marshal renders neo.json (indented, stable key order, no HTML escaping).

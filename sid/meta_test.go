@@ -16,7 +16,7 @@ func testMeta(t *testing.T, tok *Tokenizer) *ModelMeta {
 		t.Fatal(err)
 	}
 	m := &ModelMeta{FormatVersion: MetaFormatVersion, PromptVersion: 1, VocabSize: int(v.End()), SID: v, SIDLevels: v.Levels() - 1,
-		Special: map[string]int32{TokenPad: 0, TokenUnk: 1}, Templates: map[string][]string{"search": {"Find {type}: {query}"}}, MaxSeq: 64}
+		Special: map[string]int32{TokenPad: 0, TokenUnk: 1}, Templates: map[string][]string{TaskSearch: {"Find {type}: {query}"}, TaskRecommend: {"After {history}: {type}"}, TaskExplain: {"Explain {history}"}, TaskMixed: {"Recommend {type} after {history}"}}, MaxSeq: 64}
 	for i, s := range SpecialTokens {
 		m.Special[s] = int32(tok.BPESize() + i)
 	}

@@ -1,6 +1,10 @@
 // Package sid holds neo's semantic item IDs: the SID type and its text form,
 // the mapping between SIDs and model tokens, residual k-means assignment of
-// SIDs to catalog items, and the constraint Trie the decoder walks.
+// SIDs to catalog items, and the constraint Trie the decoder walks. It also
+// owns the model directory contract that training and serving must agree
+// on: neo.json (ModelMeta, Validate) and tokenizer.json loaded together
+// (LoadModel), the tasks and output formats, and the one prompt renderer
+// (Prompt, SequencePrompt) that the exporter and the engine both call.
 //
 // An SID is an entity type plus a fixed number of codes: L semantic levels
 // from residual k-means over item embeddings, then one collision level that

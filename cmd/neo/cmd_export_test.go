@@ -48,15 +48,7 @@ func TestExportCommand(t *testing.T) {
 			}
 		})
 	}
-	m, err := exporter.LoadMeta(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := sid.LoadTokenizer(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.CheckTokenizer(tok); err != nil {
+	if _, _, err := sid.LoadModel(out); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range exporter.Stages {

@@ -187,12 +187,13 @@ func openEngineOn(ctx context.Context, modelDir string, items []index.Item) (*pl
 // evalEngineConfig takes whole histories (the evaluation protocol passes a
 // user's every train and valid event; all of them are excluded from the
 // answers) and renders into the prompt as much history as the model was
-// trained with: as many items as fit for a model trained on recommend
-// sequences, else the exporter's default MaxHistory.
+// trained with (the engine reads neo.json prompt_history; models exported
+// before it was recorded get the exporter's default MaxHistory, unless they
+// were trained on recommend sequences, which fill max_seq).
 func evalEngineConfig(modelDir string) plugin.Config {
-	cfg := plugin.Config{MaxHistory: 1 << 20, PromptHistory: exporter.DefaultMaxHistory}
-	if m, err := exporter.LoadMeta(modelDir); err == nil && len(m.Templates[exporter.TaskRecommendSequence]) > 0 {
-		cfg.PromptHistory = 0
+	cfg := plugin.Config{MaxHistory: 1 << 20}
+	if m, err := sid.LoadModelMeta(modelDir); err == nil && m.PromptHistory == 0 && len(m.Templates[sid.TaskRecommendSequence]) == 0 {
+		cfg.PromptHistory = exporter.DefaultMaxHistory
 	}
 	return cfg
 }
