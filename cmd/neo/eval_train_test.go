@@ -253,3 +253,54 @@ func TestEvalTrainIDsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalTrainColdTestItems: an unsplit log (leave-last-out applied) whose
+// last items have no text and occur nowhere else, so they have no text, no
+// embedding and no training interaction. The run goes to the end and every
+// catalog item has an SID in the trained model's sids.tsv.
+func TestEvalTrainColdTestItems(t *testing.T) {
+	needTrainer(t)
+	dir := t.TempDir()
+	var items, ev []string
+	for i := 0; i < 20; i++ {
+		items = append(items, fmt.Sprintf(`{"id":"i%d","type":"ring","title":"gold ring %d","description":"a gold ring"}`, i, i))
+	}
+	for u := 0; u < 10; u++ {
+		for j := 0; j < 5; j++ {
+			ev = append(ev, fmt.Sprintf(`{"user":"u%d","item":"i%d","ts":%d,"event":"view"}`, u, (u+3*j)%20, 100+j))
+		}
+		if u < 3 { // the cold items: no text, only as a test target
+			items = append(items, fmt.Sprintf(`{"id":"cold%d","type":"ring"}`, u))
+			ev = append(ev, fmt.Sprintf(`{"user":"u%d","item":"cold%d","ts":200,"event":"view"}`, u, u))
+		}
+	}
+	for name, lines := range map[string][]string{"items.ndjson": items, "interactions.ndjson": ev} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	work := t.TempDir()
+	rep := runTrainEval(t, dir, "--arms", "multi", "--work", work)
+	if _, ok := rep.Recommend["neo"]; !ok {
+		t.Fatalf("no recommend block for neo: %v", rep.Recommend)
+	}
+	raw, err := os.ReadFile(filepath.Join(work, "multi", "model", "sids.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if id, sid, ok := strings.Cut(line, "\t"); ok && sid != "" {
+			have[id] = true
+		}
+	}
+	for _, it := range items {
+		var v struct{ ID string }
+		if err := json.Unmarshal([]byte(it), &v); err != nil {
+			t.Fatal(err)
+		}
+		if !have[v.ID] {
+			t.Errorf("item %s has no SID in sids.tsv (%d rows)", v.ID, len(have))
+		}
+	}
+}
