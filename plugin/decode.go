@@ -44,7 +44,9 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	}
 	// The ids format forces [SID] first, so it is prefilled with the prompt.
 	open := e.meta.SID.Open
-	if _, _, err := proc.Accept(0, open); err != nil {
+	if _, _, err := proc.Accept(0, open); errors.Is(err, ErrDeadEnd) {
+		return nil // every allowed item went away since canOpen: an empty list
+	} else if err != nil {
 		return err
 	}
 	st, err := e.sched.prefill(ctx, [][]int32{append(prompt[:len(prompt):len(prompt)], open)})
@@ -327,6 +329,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		t0 = time.Now()
 		em, closed, err := proc.Accept(0, tok)
 		e.procNanos.Add(int64(time.Since(t0)))
+		if errors.Is(err, ErrDeadEnd) && tok == e.meta.SID.Open {
+			continue // nothing was fed: Process masks [SID] on these logits now
+		}
 		if errors.Is(err, ErrDeadEnd) {
 			if ok, err := rewind(); err != nil {
 				return err

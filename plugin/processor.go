@@ -10,8 +10,10 @@ import (
 )
 
 // ErrDeadEnd is returned by Accept when the item of the current SID span
-// went away (deleted, out of stock) between Process and Accept. Nothing is
-// emitted; the caller abandons the span as for any dead end.
+// went away (deleted, out of stock) between Process and Accept, or, for
+// [SID], when every allowed item did. Nothing is emitted; the caller
+// abandons the span as for any dead end (for [SID]: nothing was opened,
+// the next Process masks it).
 var ErrDeadEnd = errors.New("plugin: SID prefix no longer leads to an allowed item")
 
 // Catalog view a LogitsProcessor walks: the snapshot's main trie and the
@@ -362,8 +364,11 @@ func (p *LogitsProcessor) Accept(row int, tok int32) (Emitted, bool, error) {
 		case tok == p.sp.EOS:
 			r.done = true
 		case tok == p.v.Open:
-			if !p.canOpen(r) {
+			if r.format == FormatText || r.emitted >= r.budget {
 				return Emitted{}, false, fmt.Errorf("plugin: row %d: [SID] not allowed now", row)
+			}
+			if !p.canOpen(r) { // every allowed item went away since Process
+				return Emitted{}, false, ErrDeadEnd
 			}
 			r.inSID, r.depth, r.massOK = true, 0, false
 			for t, tr := range p.set.Tries {

@@ -446,3 +446,40 @@ func TestExpNeg(t *testing.T) {
 		t.Fatalf("expNeg relative error %g", worst)
 	}
 }
+
+// TestProcessorOpenAfterAllGone: [SID] allowed by Process, then every
+// allowed item goes out of stock before Accept: Accept reports a dead end
+// (not a request error), and the next Process masks [SID].
+func TestProcessorOpenAfterAllGone(t *testing.T) {
+	w := newTestWorld(rand.New(rand.NewPCG(5, 6)), 50, 5, 2, 2, 4)
+	p, err := NewLogitsProcessor(w.vocab, w.sp, w.set, []RowOptions{{Format: FormatMixed, Budget: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float32, w.vocab.End())
+	if p.Process(0, logits); logits[w.vocab.Open] == negInf {
+		t.Fatal("[SID] masked with every item in stock")
+	}
+	for _, tr := range w.set.Tries {
+		for o := 0; tr != nil && o < tr.Len(); o++ {
+			tr.SetAvailable(uint32(o), false)
+		}
+	}
+	if _, _, err := p.Accept(0, w.vocab.Open); !errors.Is(err, ErrDeadEnd) {
+		t.Fatalf("Accept([SID]) with nothing left: %v, want ErrDeadEnd", err)
+	}
+	if p.InSID(0) {
+		t.Fatal("row is inside an SID span after the dead end")
+	}
+	logits = make([]float32, w.vocab.End())
+	if p.Process(0, logits); logits[w.vocab.Open] != negInf {
+		t.Fatal("[SID] still allowed with no item in stock")
+	}
+	text, err := NewLogitsProcessor(w.vocab, w.sp, w.set, []RowOptions{{Format: FormatText}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := text.Accept(0, w.vocab.Open); err == nil || errors.Is(err, ErrDeadEnd) {
+		t.Fatalf("[SID] in the text format: %v, want a plain error", err)
+	}
+}
