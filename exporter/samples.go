@@ -20,9 +20,9 @@ const (
 	lossSequence                   // type and code tokens of history spans lossFrom.. (no completion)
 )
 
-// sample is one sequence before tokenization. The prompt is head, the
-// rendered template, tail; kept in parts so that encoding can drop the
-// oldest history items or shorten a text value when it must fit MaxSeq.
+// sample is one sequence before tokenization: the prompt's template and
+// values, kept in parts so that encoding can drop the oldest history items
+// or shorten a text value when it must fit MaxSeq.
 type sample struct {
 	key string // task/format, for the report
 	// format, when set, frames the sample as an instruction (sid.Prompt);
@@ -104,9 +104,7 @@ func (b *builder) rng(purpose string) *rand.Rand {
 
 func (b *builder) count(stage, key string) { b.rep.Mix[stage+" "+key]++ }
 
-var (
-	bos = sid.Segment{Special: sid.TokenBOS}
-)
+var bos = sid.Segment{Special: sid.TokenBOS}
 
 // warmup: each item's catalog text, loss on every token.
 func (b *builder) warmup() []*sample {

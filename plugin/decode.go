@@ -329,10 +329,10 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		t0 = time.Now()
 		em, closed, err := proc.Accept(0, tok)
 		e.procNanos.Add(int64(time.Since(t0)))
-		if errors.Is(err, ErrDeadEnd) && tok == e.meta.SID.Open {
-			continue // nothing was fed: Process masks [SID] on these logits now
-		}
 		if errors.Is(err, ErrDeadEnd) {
+			if tok == e.meta.SID.Open {
+				continue // nothing was fed: Process masks [SID] on these logits now
+			}
 			if ok, err := rewind(); err != nil {
 				return err
 			} else if !ok {

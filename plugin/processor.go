@@ -188,10 +188,14 @@ func (p *LogitsProcessor) InSID(row int) bool { return p.rows[row].inSID }
 // Emitted is how many items a row emitted.
 func (p *LogitsProcessor) EmittedCount(row int) int { return p.rows[row].emitted }
 
+// mayOpen: the row's format and SID budget let it open a span at all,
+// whatever the catalog holds.
+func (r *rowState) mayOpen() bool { return r.format != FormatText && r.emitted < r.budget }
+
 // canOpen reports whether row r may start an SID span now: the format and
 // budget allow one and at least one allowed item exists.
 func (p *LogitsProcessor) canOpen(r *rowState) bool {
-	if r.format == FormatText || r.emitted >= r.budget {
+	if !r.mayOpen() {
 		return false
 	}
 	for t, tr := range p.set.Tries {
@@ -364,7 +368,7 @@ func (p *LogitsProcessor) Accept(row int, tok int32) (Emitted, bool, error) {
 		case tok == p.sp.EOS:
 			r.done = true
 		case tok == p.v.Open:
-			if r.format == FormatText || r.emitted >= r.budget {
+			if !r.mayOpen() {
 				return Emitted{}, false, fmt.Errorf("plugin: row %d: [SID] not allowed now", row)
 			}
 			if !p.canOpen(r) { // every allowed item went away since Process

@@ -124,10 +124,8 @@ func LoadModel(dir string) (*ModelMeta, *Tokenizer, error) {
 // The exporter renders training prompts with it and the engine serving
 // prompts, so the two cannot drift. vals fills the placeholders.
 func Prompt(tpl, format string, vals map[string][]Segment) ([]Segment, error) {
-	switch format {
-	case FormatIDs, FormatText, FormatMixed:
-	default:
-		return nil, fmt.Errorf("sid: unknown output format %q", format)
+	if err := checkFormat(format); err != nil {
+		return nil, err
 	}
 	body, err := RenderTemplate(tpl, vals)
 	if err != nil {
@@ -138,7 +136,10 @@ func Prompt(tpl, format string, vals map[string][]Segment) ([]Segment, error) {
 
 // RawPrompt frames a caller's own instruction text like Prompt does.
 func RawPrompt(text, format string) ([]Segment, error) {
-	return Prompt("{text}", format, map[string][]Segment{"text": {{Text: text}}})
+	if err := checkFormat(format); err != nil {
+		return nil, err
+	}
+	return frame([]Segment{{Text: text}}, format), nil
 }
 
 // SequencePrompt renders the TaskRecommendSequence template with a history:
@@ -148,14 +149,25 @@ func SequencePrompt(tpl string, history []SID) ([]Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Segment, 0, len(body)+2)
-	out = append(out, Segment{Special: TokenBOS}, Segment{Special: TokenUser})
-	return append(out, body...), nil
+	return userTurn(body, 0), nil
 }
 
+func checkFormat(format string) error {
+	switch format {
+	case FormatIDs, FormatText, FormatMixed:
+		return nil
+	}
+	return fmt.Errorf("sid: unknown output format %q", format)
+}
+
+// frame is the instruction layout: <|bos|> <|user|> body <|fmt:F|> <|assistant|>.
 func frame(body []Segment, format string) []Segment {
-	out := make([]Segment, 0, len(body)+4)
+	return append(userTurn(body, 2), Segment{Special: FormatToken(format)}, Segment{Special: TokenAssistant})
+}
+
+// userTurn is <|bos|> <|user|> body, with room for extra more segments.
+func userTurn(body []Segment, extra int) []Segment {
+	out := make([]Segment, 0, 2+len(body)+extra)
 	out = append(out, Segment{Special: TokenBOS}, Segment{Special: TokenUser})
-	out = append(out, body...)
-	return append(out, Segment{Special: FormatToken(format)}, Segment{Special: TokenAssistant})
+	return append(out, body...)
 }
