@@ -165,7 +165,7 @@ func frame(body []Segment, format string) []Segment {
 	return append(userTurn(body, 2), Segment{Special: FormatToken(format)}, Segment{Special: TokenAssistant})
 }
 
-// userTurn is <|bos|> <|user|> body, with room for extra more segments.
+// userTurn is <|bos|> <|user|> body, with capacity for extra segments after it.
 func userTurn(body []Segment, extra int) []Segment {
 	out := make([]Segment, 0, 2+len(body)+extra)
 	out = append(out, Segment{Special: TokenBOS}, Segment{Special: TokenUser})
