@@ -94,7 +94,7 @@ type SearchRequest struct {
 	Format  string          `json:"format,omitempty"`
 	Explain bool            `json:"explain,omitempty"`
 	// Fusion overrides the model directory's fusion weights: an object of
-	// expert names (bm25, itemknn, seqknn, cf, popularity) to λ ≥ 0, or
+	// expert names (bm25, itemknn, seqknn, cf, popularity, rrf) to λ ≥ 0, or
 	// "none" for the model alone. Absent: the defaults.
 	Fusion json.RawMessage `json:"fusion,omitempty"`
 }

@@ -506,3 +506,76 @@ func TestEngineStaticExpert(t *testing.T) {
 		t.Fatalf("unfiltered again %v, first %v", ids(again), ids(first))
 	}
 }
+
+// TestEngineRRFExpert: the rrf expert fuses its members' rankings (history
+// left out) into one mixture prior; under Max with a strong λ the beam
+// returns the fusion's order, and explain shows rrf's part.
+func TestEngineRRFExpert(t *testing.T) {
+	e := demoEngine(t)
+	ctx := context.Background()
+	items, err := e.Catalog().Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range items {
+		if it.InStock {
+			ids = append(ids, it.ID)
+		}
+	}
+	if len(ids) < 4 {
+		t.Fatal("fewer than 4 items in stock")
+	}
+	h, a, b, c := ids[0], ids[1], ids[2], ids[3]
+	hits := func(hs ...prior.Hit) prior.Expert {
+		return prior.ExpertFunc(func(context.Context, prior.Query) ([]prior.Hit, error) { return hs, nil })
+	}
+	// rrf: a = 1/61 + 1/61, b = 1/62 + 1/61, c = 1/62 (h, the history, is left out)
+	e.SetExperts(map[string]prior.Expert{
+		prior.ItemKNN:    hits(prior.Hit{ID: h, Score: 9}, prior.Hit{ID: a, Score: 3}, prior.Hit{ID: b, Score: 2}),
+		prior.SeqKNN:     hits(prior.Hit{ID: a, Score: 1}),
+		prior.Popularity: prior.StaticExpert{"": {{ID: b, Score: 1}, {ID: c, Score: 0.5}}},
+	})
+	agg := e.FusionAgg(TaskRecommend)
+	e.SetFusionAgg(TaskRecommend, prior.Max)
+	t.Cleanup(func() { e.SetExperts(nil); e.SetFusionAgg(TaskRecommend, agg) })
+	resp, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{h}, K: 5, Explain: true, Fusion: prior.Weights{prior.RRF: 2000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Items) < 3 {
+		t.Fatalf("%d items, want ≥ 3", len(resp.Items))
+	}
+	var got []string
+	for _, it := range resp.Items[:3] {
+		got = append(got, it.ID)
+	}
+	if want := []string{a, b, c}; !slices.Equal(got, want) {
+		t.Fatalf("top 3 %v, want the fusion's order %v", got, want)
+	}
+	p := resp.Items
+	if !(p[0].Parts[prior.RRF] > p[1].Parts[prior.RRF] && p[1].Parts[prior.RRF] > p[2].Parts[prior.RRF]) {
+		t.Fatalf("rrf parts %v %v %v not decreasing", p[0].Parts, p[1].Parts, p[2].Parts)
+	}
+	if _, ok := p[0].Parts[prior.ItemKNN]; ok {
+		t.Fatalf("parts %v show itemknn, which has no weight", p[0].Parts)
+	}
+	// without any member for the task, rrf changes nothing
+	e.SetExperts(map[string]prior.Expert{prior.BM25: hits(prior.Hit{ID: c, Score: 1})})
+	pure, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{h}, K: 5, Fusion: prior.Weights{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{h}, K: 5, Fusion: prior.Weights{prior.RRF: 2000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pure.Items) != len(none.Items) {
+		t.Fatalf("rrf without members: %d items, pure %d", len(none.Items), len(pure.Items))
+	}
+	for i := range pure.Items {
+		if pure.Items[i].ID != none.Items[i].ID {
+			t.Fatalf("rrf without members changed item %d: %s, pure %s", i, none.Items[i].ID, pure.Items[i].ID)
+		}
+	}
+}

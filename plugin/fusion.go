@@ -85,7 +85,8 @@ func LoadFusion(dir string) (FusionDefaults, error) {
 
 // SetExperts gives the engine the experts fusion may use (prior.BM25,
 // prior.ItemKNN, ... → Expert). Call before serving; experts the map lacks
-// are skipped whatever their weight.
+// are skipped whatever their weight. prior.RRF needs no entry: it fuses the
+// rankings of the members it has (prior.RRFMembers).
 func (e *Engine) SetExperts(experts map[string]prior.Expert) { e.experts = experts }
 
 // SetFusion sets the default fusion weights per task (what fusion.json
@@ -114,7 +115,7 @@ func (e *Engine) Fusion(task string) prior.Weights { return e.fusion[task] }
 
 // maxExperts bounds the experts of one request (every name of prior.Names
 // at most once), so rows can cache per-expert state in fixed arrays.
-const maxExperts = 4
+const maxExperts = 5
 
 // fusionState is the product-of-experts part of one request: each active
 // expert's distribution over the snapshot's global ordinals and its λ.
@@ -219,13 +220,25 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 	agg := e.FusionAgg(req.Task)
 	var ords []uint32
 	var ws []float64
+	// each expert's hits once: rrf reads its members' too
+	memo := map[string][]prior.Hit{}
+	hitsOf := func(name string) ([]prior.Hit, error) {
+		if h, ok := memo[name]; ok {
+			return h, nil
+		}
+		h, err := e.experts[name].Hits(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("fusion %s: %w", name, err)
+		}
+		memo[name] = h
+		return h, nil
+	}
 	for _, name := range prior.Names {
 		lam := w[name]
-		ex := e.experts[name]
-		if lam <= 0 || ex == nil {
+		if lam <= 0 || !e.hasExpert(name) {
 			continue
 		}
-		_, static := ex.(prior.StaticExpert)
+		_, static := e.experts[name].(prior.StaticExpert)
 		key := distKey{name, req.Task, agg}
 		shared := static && unconstrained(&opts)
 		d, cached := (*prior.Dist)(nil), false
@@ -233,9 +246,26 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 			d, cached = e.static.get(snap, key)
 		}
 		if !cached {
-			hits, err := ex.Hits(ctx, q)
-			if err != nil {
-				return nil, fmt.Errorf("fusion %s: %w", name, err)
+			var hits []prior.Hit
+			if name == prior.RRF {
+				var lists [][]string
+				for _, m := range prior.RRFMembers(req.Task) {
+					if e.experts[m] == nil {
+						continue
+					}
+					h, err := hitsOf(m)
+					if err != nil {
+						return nil, err
+					}
+					lists = append(lists, prior.Ranked(h, req.History, prior.RRFDepth))
+				}
+				hits = prior.ReciprocalRank(lists)
+			} else {
+				h, err := hitsOf(name)
+				if err != nil {
+					return nil, err
+				}
+				hits = h
 			}
 			ords, ws = ords[:0], ws[:0]
 			for _, h := range hits {
@@ -262,6 +292,22 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 		return nil, nil
 	}
 	return f, nil
+}
+
+// hasExpert reports whether the engine can weigh expert name: one it was
+// given, or rrf when it was given any of rrf's members.
+func (e *Engine) hasExpert(name string) bool {
+	if name != prior.RRF {
+		return e.experts[name] != nil
+	}
+	for _, task := range []string{TaskSearch, TaskRecommend} {
+		for _, m := range prior.RRFMembers(task) {
+			if e.experts[m] != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unconstrained reports whether a row may emit every item (no filter, no

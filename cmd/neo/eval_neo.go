@@ -219,7 +219,7 @@ type cachedNeo struct{ m *neoMethod }
 
 // rrfNeoDepth is the list length of the model alone inside NAME_rrf: the
 // runner's depth, so its answers come from the cache (a beam as wide as
-// eval.RRFDepth would cost ten times as much).
+// prior.RRFDepth would cost ten times as much).
 const rrfNeoDepth = 30
 
 func (c *cachedNeo) Search(ctx context.Context, q index.Query, k int) ([]string, error) {

@@ -87,10 +87,10 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 			sds = holdOutQueries(ds, missing)
 			note = fmt.Sprintf("valid has no queries of kind %q that test has: tuned on valid plus a held-out fifth of the train queries of those kinds (left out of the baselines' statistics, but seen by the model in training)", missing)
 		}
-		tasks = append(tasks, task{plugin.TaskSearch, "ndcg@" + strconv.Itoa(k), []string{prior.BM25, prior.Popularity}, sds, note})
+		tasks = append(tasks, task{plugin.TaskSearch, "ndcg@" + strconv.Itoa(k), []string{prior.RRF, prior.BM25, prior.Popularity}, sds, note})
 	}
 	if ds.HasInteractions {
-		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
+		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.RRF, prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
 	}
 	for _, t := range tasks {
 		kit, err := eval.NewKit(ctx, t.ds)

@@ -134,30 +134,15 @@ func (k *Kit) Experts() map[string]prior.Expert {
 	return ex
 }
 
-// RRFK is the k of reciprocal rank fusion: an item at rank r (from 1) of a
-// list adds 1/(RRFK + r). 60 is the value of Cormack et al., not tuned.
-const RRFK = 60
-
-// RRFDepth is how many ids each fused list contributes.
-const RRFDepth = 100
-
-// rrf fuses ranked lists by reciprocal rank, ties by first appearance.
+// rrf fuses ranked lists by reciprocal rank (prior.ReciprocalRank, the
+// rrf expert's), the best k ids.
 func rrf(lists [][]string, k int) []string {
-	score := map[string]float64{}
-	var order []string
-	for _, l := range lists {
-		for r, id := range l {
-			if _, ok := score[id]; !ok {
-				order = append(order, id)
-			}
-			score[id] += 1 / float64(RRFK+r+1)
-		}
+	hits := prior.ReciprocalRank(lists)
+	out := make([]string, 0, min(k, len(hits)))
+	for _, h := range hits[:min(k, len(hits))] {
+		out = append(out, h.ID)
 	}
-	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(score[b], score[a]) })
-	if len(order) > k {
-		order = order[:k]
-	}
-	return order
+	return out
 }
 
 // RRFSearch fuses searchers' lists by reciprocal rank (fusion after
@@ -168,7 +153,7 @@ type RRFSearch []Searcher
 func (f RRFSearch) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
 	lists := make([][]string, len(f))
 	for i, s := range f {
-		l, err := s.Search(ctx, q, max(k, RRFDepth))
+		l, err := s.Search(ctx, q, max(k, prior.RRFDepth))
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +169,7 @@ type RRFRecommend []Recommender
 func (f RRFRecommend) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
 	lists := make([][]string, len(f))
 	for i, r := range f {
-		l, err := r.Recommend(ctx, history, typ, max(k, RRFDepth))
+		l, err := r.Recommend(ctx, history, typ, max(k, prior.RRFDepth))
 		if err != nil {
 			return nil, err
 		}

@@ -26,16 +26,19 @@ import (
 )
 
 // Expert names. Collaborative ("cf") is shorthand in Weights for ItemKNN and SeqKNN together.
+// RRF is not an Expert of its own: the engine derives it from the others'
+// hits (RRFMembers, ReciprocalRank).
 const (
 	BM25          = "bm25"
 	ItemKNN       = "itemknn"
 	SeqKNN        = "seqknn"
 	Popularity    = "popularity"
+	RRF           = "rrf"
 	Collaborative = "cf"
 )
 
 // Names are the experts in the order the engine applies and reports them.
-var Names = []string{BM25, ItemKNN, SeqKNN, Popularity}
+var Names = []string{BM25, ItemKNN, SeqKNN, Popularity, RRF}
 
 // Query is what an expert scores: the request's task, its free text (the
 // search query, or the ask of a recommendation), its history (item ids,
@@ -122,10 +125,10 @@ func (w Weights) set(name string, f float64) error {
 	switch name {
 	case Collaborative:
 		w[ItemKNN], w[SeqKNN] = f, f
-	case BM25, ItemKNN, SeqKNN, Popularity:
+	case BM25, ItemKNN, SeqKNN, Popularity, RRF:
 		w[name] = f
 	default:
-		return fmt.Errorf("fusion: unknown expert %q (want bm25, cf, itemknn, seqknn or popularity)", clip(name))
+		return fmt.Errorf("fusion: unknown expert %q (want bm25, cf, itemknn, seqknn, popularity or rrf)", clip(name))
 	}
 	return nil
 }

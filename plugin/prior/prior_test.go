@@ -3,6 +3,7 @@ package prior
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -111,6 +112,61 @@ func TestParseAgg(t *testing.T) {
 				if err := back.UnmarshalText(b); err != nil || back != got {
 					t.Fatalf("round trip %q: %v, %v", b, back, err)
 				}
+			}
+		})
+	}
+}
+
+func TestReciprocalRank(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lists [][]string
+		want  []string
+	}{
+		{"empty", nil, nil},
+		{"one list keeps its order", [][]string{{"a", "b", "c"}}, []string{"a", "b", "c"}},
+		{"in both lists wins", [][]string{{"a", "b"}, {"c", "b"}}, []string{"b", "a", "c"}},
+		{"ties by first appearance", [][]string{{"a"}, {"c"}}, []string{"a", "c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hits := ReciprocalRank(tc.lists)
+			var got []string
+			for _, h := range hits {
+				got = append(got, h.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for _, h := range hits {
+				var want float64
+				for _, l := range tc.lists {
+					if r := slices.Index(l, h.ID); r >= 0 {
+						want += 1 / float64(RRFK+r+1)
+					}
+				}
+				if math.Abs(h.Score-want) > 1e-12 {
+					t.Fatalf("%s: score %v, want %v", h.ID, h.Score, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRanked(t *testing.T) {
+	hits := []Hit{{"c", 1}, {"a", 2}, {"b", 2}, {"z", 0}, {"h", 5}}
+	for _, tc := range []struct {
+		name  string
+		skip  []string
+		depth int
+		want  []string
+	}{
+		{"best first, ties by id, no zero", nil, 10, []string{"h", "a", "b", "c"}},
+		{"skips", []string{"h", "b"}, 10, []string{"a", "c"}},
+		{"depth", []string{"h"}, 2, []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Ranked(hits, tc.skip, tc.depth); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
 	}
