@@ -6,12 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/neo-search/neo/index/assign"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/neo-search/neo/exporter"
 	"github.com/neo-search/neo/index"
@@ -141,7 +141,7 @@ func exportInput(ctx context.Context, dir string, in exporter.Input, opt exporte
 	items := in.Items
 	// Give every code of the quantizer a token, so that items added to the
 	// catalog later (coded by the same quantizer) can still be named.
-	opt.MinCodeCounts = quantizerCodeCounts(quantizerPath(dir), items)
+	opt.MinCodeCounts = assign.CodeCounts(assign.QuantizerPath(dir), items)
 	m, err := exporter.Export(ctx, in, opt)
 	if err != nil {
 		return nil, err
@@ -181,40 +181,6 @@ func readNDJSON[T any](path string, read func(io.Reader) ([]T, error)) ([]T, err
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return recs, nil
-}
-
-// quantizerCodeCounts returns per semantic level the largest codebook of
-// the saved quantizer, followed by 0 for the collision level (the items'
-// own maximum applies), or nil when there is no usable quantizer.
-func quantizerCodeCounts(path string, items []index.Item) []int {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var q struct {
-		Levels int `json:"levels"`
-		Types  map[string]struct {
-			K []int `json:"k"`
-		} `json:"types"`
-	}
-	if json.Unmarshal(raw, &q) != nil || q.Levels < 1 {
-		return nil
-	}
-	// Only when the catalog's SIDs have the quantizer's shape.
-	for _, it := range items {
-		if it.SID != "" && strings.Count(it.SID, "-") != q.Levels+1 {
-			return nil
-		}
-	}
-	out := make([]int, q.Levels+1)
-	for _, t := range q.Types {
-		for l, k := range t.K {
-			if l < q.Levels {
-				out[l] = max(out[l], k)
-			}
-		}
-	}
-	return out
 }
 
 func printExport(w io.Writer, m *exporter.Manifest, out string) {

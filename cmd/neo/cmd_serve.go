@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/neo-search/neo/index/assign"
 	"io"
 	"log/slog"
 	"net"
@@ -22,7 +23,6 @@ import (
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/prior"
-	"github.com/neo-search/neo/sid"
 )
 
 func init() {
@@ -326,60 +326,24 @@ func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*servi
 }
 
 // importDemo builds a catalog from a data folder the way `make demo` does
-// (neo import, then neo sids with the interactions and default options,
-// then the model's own sids.tsv on top, so the SIDs are those the model
-// was trained on), in a side
-// directory renamed into place at the end: an interrupted first start
-// leaves no half-built index that a restart would take as complete.
+// (assign.Build: import, SIDs with the interactions and default options,
+// the model's own sids.tsv on top).
 func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Writer) error {
-	items := filepath.Join(data, index.ItemsFile)
-	f, err := os.Open(items)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tmp := filepath.Clean(dir) + ".importing"
-	_ = os.RemoveAll(tmp)
-	_ = os.Remove(quantizerPath(tmp))
-	if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
-		return err
-	}
-	cat, err := index.Open(tmp)
-	if err != nil {
-		return err
-	}
-	rep, err := cat.Import(ctx, f, index.ImportOptions{Progress: progress})
-	if cerr := cat.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if len(rep.Bad) > 0 {
-		slog.Warn("demo import skipped bad lines", "bad", len(rep.Bad), "first", rep.Bad[0].Error())
-	}
 	inter := filepath.Join(data, index.InteractionsFile)
 	if _, err := os.Stat(inter); err != nil {
 		inter = ""
 	}
-	if _, err := assignSIDs(tmp, inter, sid.AssignOptions{
-		Levels: sid.DefaultLevels, MaxCodebook: sid.DefaultMaxCodebook, Dim: sid.DefaultDim,
-		Seed: 1, CoocWeight: sid.DefaultCoocWeight,
-	}, false, progress); err != nil {
-		return fmt.Errorf("assigning SIDs: %w", err)
-	}
-	// the model names items by the SIDs it was trained on
-	if modelDir != "" {
-		if _, err := os.Stat(filepath.Join(modelDir, sid.AssignmentsFile)); err == nil {
-			if _, err := applyAssignments(tmp, modelDir); err != nil {
-				return fmt.Errorf("applying the model's SIDs: %w", err)
-			}
-		}
-	}
-	if err := os.Rename(quantizerPath(tmp), quantizerPath(dir)); err != nil {
+	rep, err := assign.Build(ctx, dir, assign.BuildOptions{
+		Items: filepath.Join(data, index.ItemsFile), Interactions: inter, Model: modelDir,
+		ImportProgress: progress, Progress: progress,
+	})
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, dir)
+	if bad := rep.Import.Bad; len(bad) > 0 {
+		slog.Warn("demo import skipped bad lines", "bad", len(bad), "first", bad[0].Error())
+	}
+	return nil
 }
 
 // setExperts gives the engine the fusion experts of the catalog (bm25, and

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/neo-search/neo/index/assign"
 	"io"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ type trainReport struct {
 	TrainSeed   int         `json:"train_seed"`
 	Items       int         `json:"items"`
 	SIDs        *sid.Report `json:"sids,omitempty"`
-	SIDSeconds  float64     `json:"sid_seconds"`
+	SIDSeconds  float64     `json:"sid_seconds"` // the import and the SIDs
 	Arms        []*armInfo  `json:"arms"`
 	Skipped     []string    `json:"skipped"`
 	Seconds     float64     `json:"seconds"` // the whole run, evaluation included
@@ -303,36 +304,34 @@ func trainPipeline(ctx context.Context, ds *eval.Dataset, o *trainOptions, work 
 		}
 	}
 
-	// Import and SIDs, shared by the arms.
+	// Import and SIDs, shared by the arms (a fresh catalog each run).
 	indexDir := filepath.Join(work, "index")
-	f, err := os.Open(filepath.Join(ds.Dir, index.ItemsFile))
-	if err != nil {
+	if err := os.RemoveAll(indexDir); err != nil {
 		return nil, err
 	}
-	irep, err := importFile(ctx, indexDir, f, 500, progress != nil && isTerminal(os.Stderr))
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	if len(irep.Bad) > 0 {
-		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(irep.Bad), index.ItemsFile, irep.Bad[0].Error())
-	}
-	say("imported %d items into %s", irep.Imported, indexDir)
+	_ = os.Remove(assign.QuantizerPath(indexDir))
 	inter := ""
 	if ds.HasInteractions {
 		inter = filepath.Join(ds.Dir, index.InteractionsFile)
 	}
-	t0 := time.Now()
-	sout, err := assignSIDs(indexDir, inter, sid.AssignOptions{
-		Levels: o.levels, MaxCodebook: sid.DefaultMaxCodebook, Dim: sid.DefaultDim,
-		Seed: 1, CoocWeight: o.coocW,
-	}, false, progress)
-	if err != nil {
-		return nil, fmt.Errorf("sids: %w", err)
+	opt := assign.Defaults()
+	opt.Levels, opt.CoocWeight = o.levels, o.coocW
+	bo := assign.BuildOptions{Items: filepath.Join(ds.Dir, index.ItemsFile), Interactions: inter, Assign: opt, BatchSize: 500, Progress: progress}
+	if progress != nil && isTerminal(os.Stderr) {
+		bo.ImportProgress = os.Stderr
 	}
+	t0 := time.Now()
+	brep, err := assign.Build(ctx, indexDir, bo)
+	if err != nil {
+		return nil, err
+	}
+	if bad := brep.Import.Bad; len(bad) > 0 {
+		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(bad), index.ItemsFile, bad[0].Error())
+	}
+	say("imported %d items into %s", brep.Import.Imported, indexDir)
 	tr.SIDSeconds = time.Since(t0).Seconds()
-	tr.SIDs = &sout.Report
-	say("assigned SIDs in %.1fs", tr.SIDSeconds)
+	tr.SIDs = &brep.SIDs.Report
+	say("imported and assigned SIDs in %.1fs", tr.SIDSeconds)
 	base, err := readExportInput(indexDir, "")
 	if err != nil {
 		return nil, err

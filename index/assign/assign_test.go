@@ -1,0 +1,224 @@
+package assign
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/sid"
+)
+
+// catalogFiles writes n items of two types and an interaction log to a
+// temporary data folder.
+func catalogFiles(t *testing.T, n int) (items, inter string) {
+	t.Helper()
+	dir := t.TempDir()
+	var its []index.Item
+	colours := []string{"red", "blue", "green", "black"}
+	for i := range n {
+		typ := []string{"ring", "scarf"}[i%2]
+		its = append(its, index.Item{ID: "i" + string(rune('a'+i/26)) + string(rune('a'+i%26)), Type: typ,
+			Title: colours[i%4] + " " + typ, Description: "a " + colours[(i/4)%4] + " thing", InStock: true})
+	}
+	items = filepath.Join(dir, index.ItemsFile)
+	f, err := os.Create(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := index.WriteNDJSON(f, its); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var b strings.Builder
+	for u := range 20 {
+		for k := range 4 {
+			id := its[(u*3+k*5)%n].ID
+			b.WriteString(`{"user":"u` + string(rune('a'+u)) + `","item":"` + id + `","event":"view","ts":` + string(rune('1'+k)) + `}` + "\n")
+		}
+	}
+	inter = filepath.Join(dir, index.InteractionsFile)
+	if err := os.WriteFile(inter, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return items, inter
+}
+
+func sidsOf(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	cat, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	items, err := cat.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, it := range items {
+		out[it.ID] = it.SID
+	}
+	return out
+}
+
+// Build gives every item a distinct SID, saves the quantizer beside the
+// catalog, leaves no side directory, refuses an existing catalog, and is
+// deterministic; the model's table wins over the assignment.
+func TestBuild(t *testing.T) {
+	ctx := context.Background()
+	items, inter := catalogFiles(t, 60)
+	root := t.TempDir()
+	dir := filepath.Join(root, "index")
+	rep, err := Build(ctx, dir, BuildOptions{Items: items, Interactions: inter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Import.Imported != 60 || len(rep.Import.Bad) != 0 {
+		t.Fatalf("import %+v", rep.Import)
+	}
+	got := sidsOf(t, dir)
+	seen := map[string]bool{}
+	for id, s := range got {
+		if s == "" || seen[s] {
+			t.Fatalf("item %s: SID %q empty or repeated", id, s)
+		}
+		seen[s] = true
+		if s != rep.SIDs.Assigned[id] {
+			t.Fatalf("item %s: catalog SID %s, assigned %s", id, s, rep.SIDs.Assigned[id])
+		}
+	}
+	if _, err := os.Stat(QuantizerPath(dir)); err != nil || rep.SIDs.Quantizer != QuantizerPath(dir) {
+		t.Fatalf("quantizer %q: %v", rep.SIDs.Quantizer, err)
+	}
+	if _, err := os.Stat(dir + ".importing"); !os.IsNotExist(err) {
+		t.Fatalf("side directory left: %v", err)
+	}
+	if _, err := Build(ctx, dir, BuildOptions{Items: items}); err == nil {
+		t.Fatal("Build over an existing catalog: no error")
+	}
+	again := filepath.Join(root, "again")
+	if _, err := Build(ctx, again, BuildOptions{Items: items, Interactions: inter}); err != nil {
+		t.Fatal(err)
+	}
+	for id, s := range sidsOf(t, again) {
+		if got[id] != s {
+			t.Fatalf("not deterministic: %s got %s, then %s", id, got[id], s)
+		}
+	}
+
+	// a model that learned two items' SIDs swapped
+	model := t.TempDir()
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range got {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	a, b := ids[0], ids[2] // both rings
+	table := map[string]string{a: got[b], b: got[a]}
+	f, err := os.Create(filepath.Join(model, sid.AssignmentsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sid.WriteAssignments(f, table); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	withModel := filepath.Join(root, "model-named")
+	rep, err = Build(ctx, withModel, BuildOptions{Items: items, Interactions: inter, Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := sidsOf(t, withModel)
+	if rep.Applied != 2 || named[a] != got[b] || named[b] != got[a] {
+		t.Fatalf("applied %d; %s=%s %s=%s, want the model's %s %s", rep.Applied, a, named[a], b, named[b], got[b], got[a])
+	}
+	if n, err := Apply(withModel, model); err != nil || n != 0 {
+		t.Fatalf("Apply again: %d changed, %v; want 0", n, err)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dir  func(t *testing.T) string
+		want string
+	}{
+		{"missing catalog", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none") }, "run neo import first"},
+		{"empty catalog", func(t *testing.T) string {
+			d := filepath.Join(t.TempDir(), "empty")
+			cat, err := index.Open(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cat.Close()
+			return d
+		}, "no items"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Run(tc.dir(t), "", Defaults(), false, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadSessions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "i.ndjson")
+	log := `{"user":"u2","item":"b","event":"view","ts":5}
+{"user":"u1","item":"c","event":"view","ts":9}
+{"user":"u1","item":"a","event":"view","ts":1}
+{"user":"u1","item":"zz","event":"view","ts":2}
+{"user":"u2","item":"a","event":"view","ts":5}
+{"user":"u2","item":"c","event":"view","ts":7,"split":"test"}
+`
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSessions(path, map[string]int{"a": 0, "b": 1, "c": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// users sorted; by time, ties in file order; unknown items and non-train events left out
+	want := [][]int{{0, 2}, {1, 0}}
+	if len(got) != len(want) || !slices.Equal(got[0], want[0]) || !slices.Equal(got[1], want[1]) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestItemText(t *testing.T) {
+	it := index.Item{Title: "T", Description: "D", Brand: "B", Attributes: map[string]string{"z": "last", "a": "first"}}
+	if got, want := ItemText(it), "T \nD \nB \nfirst \nlast"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestCodeCounts(t *testing.T) {
+	dir := t.TempDir()
+	q := filepath.Join(dir, "q.json")
+	if err := os.WriteFile(q, []byte(`{"levels":2,"types":{"ring":{"k":[4,9]},"scarf":{"k":[7,3]}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		path  string
+		items []index.Item
+		want  []int
+	}{
+		{"largest per level", q, []index.Item{{SID: "ring-1-2-0"}}, []int{7, 9, 0}},
+		{"other shape", q, []index.Item{{SID: "ring-1-2-3-0"}}, nil},
+		{"missing", filepath.Join(dir, "none"), nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CodeCounts(tc.path, tc.items); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
