@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/neo-search/neo/plugin/eval/neoeval"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func benchDecode(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo bench decode:", err)
 		return 1
 	}
-	eng, err := openEngineOn(ctx, *model, ds.Items)
+	eng, err := neoeval.OpenEngine(ctx, *model, ds.Items)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo bench decode:", err)
 		return 1

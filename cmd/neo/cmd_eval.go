@@ -14,7 +14,9 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/internal/fsutil"
+	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/plugin/eval/neoeval"
 	"github.com/neo-search/neo/plugin/prior"
 )
 
@@ -36,16 +38,16 @@ func runEval(args []string) int {
 	limit := fs.Int("limit", 0, "at most this many cases per task, evenly spaced (0 = all)")
 	only := fs.String("methods", "", "comma-separated method names to run (default: all)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	fs.IntVar(&evalBeam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
-	fs.StringVar(&evalModelDir, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
+	var ne neoEval
+	fs.IntVar(&ne.opt.Beam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
+	fs.StringVar(&ne.model, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
 	fusion := fs.String("fusion", "", `fusion weights for the neo entries: "none", {"bm25":1,"popularity":0.5} for every task, or {"search":{...},"recommend":{...}} (default: the model directory's fusion.json)`)
 	tune := fs.Bool("tune", false, "tune the fusion weights on the valid split (coordinate ascent) and write them to the model directory's fusion.json")
 	tuneLimit := fs.Int("tune-limit", 1000, "--tune: at most this many valid cases per task and trial")
 	tuneAgg := fs.String("tune-agg", "sum,max", "--tune: trie aggregations of expert mass to tune under (the better one is kept)")
-	evalAgg = nil
 	fs.Func("agg", "trie aggregation of expert mass for the neo entries, sum or max, every task (default: the model directory's fusion.json, else sum)", func(s string) error {
 		a, err := prior.ParseAgg(s)
-		evalAgg = &a
+		ne.opt.Agg = &a
 		return err
 	})
 	var topt trainOptions
@@ -78,14 +80,12 @@ func runEval(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	evalMethods = nil
-	evalFusionUsed = map[string]any{}
-	for _, n := range strings.Split(*only, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			evalMethods = append(evalMethods, n)
+	for _, n := range strings.Split(*only, ",") { // NAME_rrf entries run only when named
+		if n = strings.TrimSpace(n); strings.HasPrefix(n, "neo") && strings.HasSuffix(n, "_rrf") {
+			ne.opt.RRF = true
 		}
 	}
-	if evalFusion, err = parseFusionFlag(*fusion); err != nil {
+	if ne.opt.Fusion, err = neoeval.ParseFusion(*fusion); err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 2
 	}
@@ -106,17 +106,17 @@ func runEval(args []string) int {
 			fmt.Fprintln(os.Stderr, "neo eval: --tune tunes a trained model; run --train first, then --tune --model DIR")
 			return 2
 		}
-		return evalTuneMain(ctx, dir, *k, *tuneLimit, aggs, *asJSON)
+		return evalTuneMain(ctx, dir, ne.model, neoeval.TuneOptions{K: *k, Limit: *tuneLimit, Aggs: aggs, Log: os.Stderr}, *asJSON)
 	}
 	if topt.train {
-		if evalModelDir != "" {
+		if ne.model != "" {
 			fmt.Fprintln(os.Stderr, "neo eval: --train trains its own models; drop --model")
 			return 2
 		}
 		topt.quiet = *quiet
-		return evalTrainMain(ctx, dir, *only, opt, &topt, *asJSON, *k)
+		return evalTrainMain(ctx, dir, *only, opt, ne.opt, &topt, *asJSON, *k)
 	}
-	rep, err := evalRunDir(ctx, dir, *only, opt)
+	rep, err := evalRunDir(ctx, dir, *only, opt, &ne)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 1
@@ -141,20 +141,44 @@ func evalProgress(quiet bool) io.Writer {
 	return os.Stderr
 }
 
-// evalRunDir loads a data folder, builds the baselines and the model (when
-// neoMethods provides it) and runs the evaluation.
-func evalRunDir(ctx context.Context, dir, only string, opt eval.Options) (*eval.Report, error) {
+// neoEval is how `neo eval` adds the neo entries: the model directory
+// (--model; "" = neoeval.DefaultModelDir) and the entries' options.
+type neoEval struct {
+	model string
+	opt   neoeval.Options
+}
+
+// evalRunDir loads a data folder, builds the baselines and, when there is a
+// model, the neo entries (neoeval.Add), and runs the evaluation.
+func evalRunDir(ctx context.Context, dir, only string, opt eval.Options, ne *neoEval) (*eval.Report, error) {
 	ds, err := eval.LoadDataset(dir)
 	if err != nil {
 		return nil, err
 	}
-	return evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
-		cleanup, err := neoMethods(ctx, ds, kit, m)
+	model := ne.model
+	if model == "" {
+		model = neoeval.DefaultModelDir(ds)
+		if _, err := os.Stat(filepath.Join(model, "model.onnx")); err != nil {
+			fmt.Fprintf(os.Stderr, "eval: no model at %s; method neo skipped (train one with neo train, or pass --model)\n", model)
+			model = ""
+		}
+	}
+	var used map[string]any
+	rep, err := evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
+		if model == "" {
+			return nil, nil
+		}
+		nm, u, err := neoeval.Add(ctx, ds, kit, model, "neo", true, true, m, ne.opt)
 		if err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		return cleanup, nil
+		used = u
+		return func() { nm.Close() }, nil
 	})
+	if rep != nil && len(used) > 0 {
+		rep.Fusion = used
+	}
+	return rep, err
 }
 
 // evalRunDataset builds the baselines, lets add put further methods in
@@ -192,11 +216,7 @@ func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval
 			}
 		}
 	}
-	rep, err := eval.Run(ctx, ds, methods, opt)
-	if rep != nil && len(evalFusionUsed) > 0 {
-		rep.Fusion = evalFusionUsed
-	}
-	return rep, err
+	return eval.Run(ctx, ds, methods, opt)
 }
 
 // evalPrintReport prints the report as text tables, one per block.
@@ -250,4 +270,32 @@ func evalPrintReport(w io.Writer, rep *eval.Report, k int) {
 	for _, s := range rep.ErrorMessages {
 		fmt.Fprintln(w, "error:", s)
 	}
+}
+
+// evalTuneMain runs neoeval.Tune on the data folder dir and prints what it
+// chose.
+func evalTuneMain(ctx context.Context, dir, model string, o neoeval.TuneOptions, asJSON bool) int {
+	ds, err := eval.LoadDataset(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo eval --tune:", err)
+		return 1
+	}
+	if model == "" {
+		model = neoeval.DefaultModelDir(ds)
+	}
+	rep, err := neoeval.Tune(ctx, ds, model, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo eval --tune:", err)
+		return 1
+	}
+	if asJSON {
+		b, _ := json.Marshal(rep)
+		fmt.Println(string(b))
+		return 0
+	}
+	for name, t := range rep.Tasks {
+		fmt.Printf("%s: %s on %s (%d cases): model alone %.4f, tuned %.4f with %v (%s)\n", name, t.Metric, t.Split, t.Cases, t.Pure, t.Best, map[string]float64(t.Weights), t.Agg)
+	}
+	fmt.Printf("wrote %s\n", filepath.Join(model, plugin.FusionFile))
+	return 0
 }

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/plugin/eval/neoeval"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -156,7 +158,7 @@ type armInfo struct {
 }
 
 // evalTrainMain runs `neo eval --train` and prints the report.
-func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, o *trainOptions, asJSON bool, k int) int {
+func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo neoeval.Options, o *trainOptions, asJSON bool, k int) int {
 	start := time.Now()
 	ds, err := eval.LoadDataset(dir)
 	if err != nil {
@@ -177,9 +179,13 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, o *t
 		return 1
 	}
 	t0 := time.Now()
+	used := map[string]any{}
 	rep, err := evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
-		return addArmMethods(ctx, ds, kit, tr.Arms, m)
+		return addArmMethods(ctx, ds, kit, tr.Arms, m, neo, used)
 	})
+	if rep != nil && len(used) > 0 {
+		rep.Fusion = used
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 1
@@ -450,15 +456,16 @@ func (a *armInfo) readTraining(model string) error {
 }
 
 // addArmMethods opens each trained arm's model over the data set's items
-// and adds it to the blocks it was trained for. The cleanup records the
-// arms' decode statistics, then closes the engines.
-func addArmMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []*armInfo, m *eval.Methods) (func(), error) {
-	var opened []*neoMethod
+// and adds it to the blocks it was trained for, recording the fusion of
+// the entries in used. The cleanup records the arms' decode statistics,
+// then closes the engines.
+func addArmMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []*armInfo, m *eval.Methods, o neoeval.Options, used map[string]any) (func(), error) {
+	var opened []*neoeval.Method
 	var infos []*armInfo
 	cleanup := func() {
 		for i, nm := range opened {
-			dec, _ := nm.eng.DecodeStats()
-			if n := nm.eng.TokensDecoded(); n > 0 {
+			dec, _ := nm.Engine().DecodeStats()
+			if n := nm.Engine().TokensDecoded(); n > 0 {
 				infos[i].TokensDecoded = n
 				infos[i].DecodeMSPerToken = float64(dec) / float64(time.Millisecond) / float64(n)
 			}
@@ -466,11 +473,12 @@ func addArmMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []
 		}
 	}
 	for _, a := range arms {
-		nm, err := addNeoMethods(ctx, ds, kit, a.modelDir, a.Method, a.arm.search, a.arm.recommend, m)
+		nm, u, err := neoeval.Add(ctx, ds, kit, a.modelDir, a.Method, a.arm.search, a.arm.recommend, m, o)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("arm %s: %w", a.Arm, err)
 		}
+		maps.Copy(used, u)
 		opened, infos = append(opened, nm), append(infos, a)
 	}
 	return cleanup, nil

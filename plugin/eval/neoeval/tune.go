@@ -1,11 +1,11 @@
-package main
+package neoeval
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"os"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,17 +19,18 @@ import (
 	"github.com/neo-search/neo/plugin/prior"
 )
 
-// tuneReport is what --tune prints and writes beside the weights in
-// fusion.json.
-type tuneReport struct {
-	Model   string                   `json:"model"`
-	Dataset string                   `json:"dataset"`
-	Tasks   map[string]*tuneTaskInfo `json:"tasks"`
-	Seconds float64                  `json:"seconds"`
-	Date    string                   `json:"date"`
+// TuneReport is what Tune measured; it is written beside the weights in
+// fusion.json (as "tuning").
+type TuneReport struct {
+	Model   string               `json:"model"`
+	Dataset string               `json:"dataset"`
+	Tasks   map[string]*TuneTask `json:"tasks"`
+	Seconds float64              `json:"seconds"`
+	Date    string               `json:"date"`
 }
 
-type tuneTaskInfo struct {
+// TuneTask is the tuning of one task.
+type TuneTask struct {
 	Split   string        `json:"split"`
 	Note    string        `json:"note,omitempty"`
 	Metric  string        `json:"metric"`
@@ -39,33 +40,44 @@ type tuneTaskInfo struct {
 	Weights prior.Weights `json:"weights"`
 	Agg     prior.Agg     `json:"agg"` // the aggregation of the best weights
 	// ByAgg is the search under each aggregation tried.
-	ByAgg map[string]*tuneAggInfo `json:"by_agg"`
+	ByAgg map[string]*TuneAgg `json:"by_agg"`
 }
 
-type tuneAggInfo struct {
+// TuneAgg is the search under one aggregation.
+type TuneAgg struct {
 	Best    float64       `json:"best"`
 	Weights prior.Weights `json:"weights"`
 	Trials  []eval.Trial  `json:"trials"`
 }
 
-// evalTuneMain tunes the fusion weights of the model on the valid split:
-// recommend on the valid targets; search on the valid queries, or, for a
-// data folder without them, on a held-out fifth of the train queries (the
-// baselines' statistics then leave them out, but the model was trained on
-// them, which biases the weights toward the model). It writes fusion.json.
-func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Agg, asJSON bool) int {
+// TuneOptions say how Tune searches. K and Limit must be set.
+type TuneOptions struct {
+	K     int         // the headline cut-off (NDCG@K search, HR@K recommend)
+	Limit int         // at most this many valid cases per task and trial (0: all)
+	Aggs  []prior.Agg // aggregations to tune under, the better kept (nil: sum)
+	Log   io.Writer   // a line per trial (nil: none)
+}
+
+// Tune tunes the fusion weights of the model in dir (DefaultModelDir when
+// "") on the valid split of ds — recommend on the valid targets; search
+// on the valid queries, or, for a data folder without them, on a held-out
+// fifth of the train queries (the baselines' statistics then leave them
+// out, but the model was trained on them, which biases the weights toward
+// the model) — by coordinate ascent over eval.TuneGrid, rrf first. A task
+// whose experts do not beat the model alone on valid gets no weights. It
+// writes the model directory's fusion.json.
+func Tune(ctx context.Context, ds *eval.Dataset, model string, o TuneOptions) (*TuneReport, error) {
 	start := time.Now()
-	fail := func(err error) int { fmt.Fprintln(os.Stderr, "neo eval --tune:", err); return 1 }
-	ds, err := eval.LoadDataset(dir)
-	if err != nil {
-		return fail(err)
+	k, limit, aggs := o.K, o.Limit, o.Aggs
+	if len(aggs) == 0 {
+		aggs = []prior.Agg{prior.Sum}
 	}
-	model := evalModelDir
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
 	if model == "" {
-		model = filepath.Join(ds.Dir, "model")
-		if ds.Name == "demo" {
-			model = filepath.Join(filepath.Dir(ds.Dir), "model")
-		}
+		model = DefaultModelDir(ds)
 	}
 	shown := model // as the repository names it, so a committed fusion.json has no machine's path
 	if root, err := fsutil.RepoRoot(); err == nil {
@@ -73,7 +85,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 			shown = rel
 		}
 	}
-	rep := &tuneReport{Model: shown, Dataset: ds.Name, Tasks: map[string]*tuneTaskInfo{}, Date: time.Now().UTC().Format(time.RFC3339)}
+	rep := &TuneReport{Model: shown, Dataset: ds.Name, Tasks: map[string]*TuneTask{}, Date: time.Now().UTC().Format(time.RFC3339)}
 	type task struct {
 		name, metric string
 		experts      []string
@@ -95,17 +107,17 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 	for _, t := range tasks {
 		kit, err := eval.NewKit(ctx, t.ds)
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
-		eng, err := openEngineOn(ctx, model, t.ds.Items)
+		eng, err := OpenEngine(ctx, model, t.ds.Items)
 		if err != nil {
 			kit.Close()
-			return fail(err)
+			return nil, err
 		}
 		eng.SetExperts(kit.Experts())
-		info := &tuneTaskInfo{Split: "valid", Note: t.note, Metric: t.metric, ByAgg: map[string]*tuneAggInfo{}}
+		info := &TuneTask{Split: "valid", Note: t.note, Metric: t.metric, ByAgg: map[string]*TuneAgg{}}
 		score := func(w prior.Weights) (float64, error) {
-			nm := &neoMethod{eng: eng, fusion: w}
+			nm := &Method{eng: eng, fusion: w}
 			var ms eval.Methods
 			if t.name == plugin.TaskSearch {
 				ms.Search = map[string]eval.Searcher{"neo": nm}
@@ -125,7 +137,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 			}
 			info.Cases = int(b["neo"]["n"])
 			s := b["neo"][t.metric]
-			fmt.Fprintf(os.Stderr, "tune %s (%s): %v → %s %.4f\n", t.name, eng.FusionAgg(t.name), map[string]float64(w), t.metric, s)
+			fmt.Fprintf(logw, "tune %s (%s): %v → %s %.4f\n", t.name, eng.FusionAgg(t.name), map[string]float64(w), t.metric, s)
 			return s, nil
 		}
 		start := prior.Weights{}
@@ -142,7 +154,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 			var s float64
 			var trials []eval.Trial
 			best, s, trials, err = eval.Tune(t.experts, eval.TuneGrid, start, 2, score)
-			info.ByAgg[agg.String()] = &tuneAggInfo{Best: s, Weights: best, Trials: trials}
+			info.ByAgg[agg.String()] = &TuneAgg{Best: s, Weights: best, Trials: trials}
 			if i == 0 || s > info.Best {
 				info.Best, info.Weights, info.Agg = s, best, agg
 			}
@@ -151,7 +163,7 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 		eng.Catalog().Close()
 		kit.Close()
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		if info.Best <= info.Pure { // the experts did not help on valid: serve the model alone
 			info.Best, info.Weights = info.Pure, prior.Weights{}
@@ -166,21 +178,12 @@ func evalTuneMain(ctx context.Context, dir string, k, limit int, aggs []prior.Ag
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if err := fsutil.WriteFile(filepath.Join(model, plugin.FusionFile), append(b, '\n')); err != nil {
-		return fail(err)
+		return nil, err
 	}
-	if asJSON {
-		j, _ := json.Marshal(rep)
-		fmt.Println(string(j))
-	} else {
-		for name, t := range rep.Tasks {
-			fmt.Printf("%s: %s on %s (%d cases): model alone %.4f, tuned %.4f with %v (%s)\n", name, t.Metric, t.Split, t.Cases, t.Pure, t.Best, map[string]float64(t.Weights), t.Agg)
-		}
-		fmt.Printf("wrote %s\n", filepath.Join(model, plugin.FusionFile))
-	}
-	return 0
+	return rep, nil
 }
 
 // kindsMissingFromValid lists the query kinds (index.Query.Kind, "" for

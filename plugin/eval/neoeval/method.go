@@ -1,13 +1,17 @@
-package main
+// Package neoeval evaluates a model directory through the engine: neo as
+// an eval method (with the model directory's fusion, the model alone, and
+// reciprocal rank fusion after decoding for comparison), and the tuning of
+// the fusion weights on the valid split that writes fusion.json. It is
+// what `neo eval` runs for the neo entries; plugin/eval itself knows only
+// metrics, baselines and the runner.
+package neoeval
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -19,34 +23,26 @@ import (
 	"github.com/neo-search/neo/sid"
 )
 
-// evalModelDir is `neo eval --model`; evalBeam is `--beam` (0: engine default).
-var (
-	evalModelDir string
-	evalBeam     int
-)
-
-// neoMethods loads the model for `neo eval` (see addNeoMethods). With no
-// model directory there is no neo entry.
-func neoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, m *eval.Methods) (func(), error) {
-	dir := evalModelDir
-	if dir == "" {
-		dir = filepath.Join(ds.Dir, "model")
-		if ds.Name == "demo" {
-			dir = filepath.Join(filepath.Dir(ds.Dir), "model")
-		}
-		if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
-			fmt.Fprintf(os.Stderr, "eval: no model at %s; method neo skipped (train one with neo train, or pass --model)\n", dir)
-			return nil, nil
-		}
-	}
-	nm, err := addNeoMethods(ctx, ds, kit, dir, "neo", true, true, m)
-	if err != nil {
-		return nil, err
-	}
-	return func() { nm.Close() }, nil
+// Options configure the neo entries of an evaluation. The zero value
+// decodes as neo serves: the model directory's fusion weights and
+// aggregation, the engine's beam, no NAME_rrf entries.
+type Options struct {
+	Beam   int                      // beam width (0: the engine's, max(k, 10))
+	Agg    *prior.Agg               // every task's aggregation (nil: the model directory's)
+	Fusion map[string]prior.Weights // task → weights (nil: the model directory's fusion.json)
+	RRF    bool                     // also add NAME_rrf
 }
 
-// addNeoMethods opens the model of dir over an in-memory catalog of the
+// DefaultModelDir is where a data folder's model lives unless the caller
+// names one: testdata/model for the demo, DIR/model otherwise.
+func DefaultModelDir(ds *eval.Dataset) string {
+	if ds.Name == "demo" {
+		return filepath.Join(filepath.Dir(ds.Dir), "model")
+	}
+	return filepath.Join(ds.Dir, "model")
+}
+
+// Add opens the model of dir over an in-memory catalog of the
 // data set's items carrying the SIDs the model was trained on (the model
 // directory's sids.tsv) and adds, per task it serves:
 //   - NAME: neo as it serves, the model with in-beam fusion under the
@@ -55,32 +51,36 @@ func neoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, m *eval.Me
 //   - NAME_model: the model alone (fusion "none"), only when NAME fuses,
 //     so the report shows what the priors add;
 //   - NAME_rrf: reciprocal rank fusion of the model's list with the
-//     baselines' lists (fusion after decoding), only when --methods names
-//     it: a comparison for in-beam fusion, not part of what neo serves.
-func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods) (*neoMethod, error) {
-	eng, err := openEngineOn(ctx, dir, ds.Items)
+//     baselines' lists (fusion after decoding), only with o.RRF: a
+//     comparison for in-beam fusion, not part of what neo serves.
+//
+// used is, per task that fuses, the weights and aggregation (the report's
+// "fusion"). Close the returned Method when done.
+func Add(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods, o Options) (_ *Method, used map[string]any, _ error) {
+	eng, err := OpenEngine(ctx, dir, ds.Items)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	eng.SetExperts(kit.Experts())
-	if evalAgg != nil {
-		eng.SetFusionAgg(plugin.TaskSearch, *evalAgg)
-		eng.SetFusionAgg(plugin.TaskRecommend, *evalAgg)
+	if o.Agg != nil {
+		eng.SetFusionAgg(plugin.TaskSearch, *o.Agg)
+		eng.SetFusionAgg(plugin.TaskRecommend, *o.Agg)
 	}
 	weights := map[string]prior.Weights{plugin.TaskSearch: eng.Fusion(plugin.TaskSearch), plugin.TaskRecommend: eng.Fusion(plugin.TaskRecommend)}
-	if evalFusion != nil {
-		weights = evalFusion
+	if o.Fusion != nil {
+		weights = o.Fusion
 	}
+	used = map[string]any{}
 	for task, w := range weights {
 		if w.Active() {
-			evalFusionUsed[task] = map[string]any{"weights": w, "agg": eng.FusionAgg(task).String()}
+			used[task] = map[string]any{"weights": w, "agg": eng.FusionAgg(task).String()}
 		}
 	}
-	pure := &neoMethod{eng: eng, fusion: prior.Weights{}, cache: map[string][]string{}}
+	pure := &Method{eng: eng, beam: o.Beam, fusion: prior.Weights{}, cache: map[string][]string{}}
 	base := kit.Baselines()
 	add := func(task string, set func(string, any)) {
 		if w := weights[task]; w.Active() {
-			set(name, &neoMethod{eng: eng, fusion: w, shared: pure})
+			set(name, &Method{eng: eng, beam: o.Beam, fusion: w, shared: pure})
 			set(name+"_model", pure)
 		} else {
 			set(name, pure)
@@ -88,37 +88,23 @@ func addNeoMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, na
 	}
 	if search {
 		add(plugin.TaskSearch, func(n string, v any) { m.Search[n] = v.(eval.Searcher) })
-		if evalWants(name + "_rrf") {
+		if o.RRF {
 			m.Search[name+"_rrf"] = eval.RRFSearch{pure.cached(), base.Search["bm25"], base.Search["popularity"]}
 		}
 	}
 	if recommend {
 		add(plugin.TaskRecommend, func(n string, v any) { m.Recommend[n] = v.(eval.Recommender) })
-		if evalWants(name + "_rrf") {
+		if o.RRF {
 			m.Recommend[name+"_rrf"] = eval.RRFRecommend{pure.cached(), base.Recommend["itemknn"], base.Recommend["seqknn"], base.Recommend["popularity"]}
 		}
 	}
-	return pure, nil
+	return pure, used, nil
 }
 
-// evalMethods is `neo eval --methods` as a list (nil: every default entry).
-var evalMethods []string
-
-// evalWants reports whether --methods names the entry explicitly.
-func evalWants(name string) bool { return slices.Contains(evalMethods, name) }
-
-// evalFusionUsed collects the fusion of the neo entries for the report.
-var evalFusionUsed = map[string]any{}
-
-// evalAgg is `neo eval --agg` (nil: the model directory's).
-var evalAgg *prior.Agg
-
-// evalFusion is `neo eval --fusion` (nil: the model directory's weights).
-var evalFusion map[string]prior.Weights
-
-// parseFusionFlag reads --fusion: "none", an object of weights for every
-// task, or an object of tasks to weights (as fusion.json).
-func parseFusionFlag(s string) (map[string]prior.Weights, error) {
+// ParseFusion reads fusion weights as `neo eval --fusion` takes them:
+// "none", an object of weights for every task, or an object of tasks to
+// weights (as fusion.json). "" is nil: the model directory's.
+func ParseFusion(s string) (map[string]prior.Weights, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -141,7 +127,7 @@ func parseFusionFlag(s string) (map[string]prior.Weights, error) {
 			return out, nil
 		}
 		if _, per := obj[plugin.TaskRecommend]; per {
-			return parseFusionFlag(`{"search":{},` + strings.TrimPrefix(strings.TrimSpace(s), "{"))
+			return ParseFusion(`{"search":{},` + strings.TrimPrefix(strings.TrimSpace(s), "{"))
 		}
 	}
 	w, err := prior.Parse(v)
@@ -151,9 +137,9 @@ func parseFusionFlag(s string) (map[string]prior.Weights, error) {
 	return map[string]prior.Weights{plugin.TaskSearch: w, plugin.TaskRecommend: w}, nil
 }
 
-// openEngineOn builds an in-memory catalog of items with the SIDs of the
+// OpenEngine builds an in-memory catalog of items with the SIDs of the
 // model directory and opens the engine over it.
-func openEngineOn(ctx context.Context, modelDir string, items []index.Item) (*plugin.Engine, error) {
+func OpenEngine(ctx context.Context, modelDir string, items []index.Item) (*plugin.Engine, error) {
 	sids, err := sid.ReadAssignments(filepath.Join(modelDir, sid.AssignmentsFile))
 	if err != nil {
 		return nil, err
@@ -181,16 +167,16 @@ func openEngineOn(ctx context.Context, modelDir string, items []index.Item) (*pl
 	if err := cat.Rebuild(); err != nil {
 		return nil, err
 	}
-	return plugin.Open(modelDir, cat, evalEngineConfig(modelDir))
+	return plugin.Open(modelDir, cat, EngineConfig(modelDir))
 }
 
-// evalEngineConfig takes whole histories (the evaluation protocol passes a
+// EngineConfig takes whole histories (the evaluation protocol passes a
 // user's every train and valid event; all of them are excluded from the
 // answers) and renders into the prompt as much history as the model was
 // trained with (the engine reads neo.json prompt_history; models exported
 // before it was recorded get the exporter's default MaxHistory, unless they
 // were trained on recommend sequences, which fill max_seq).
-func evalEngineConfig(modelDir string) plugin.Config {
+func EngineConfig(modelDir string) plugin.Config {
 	cfg := plugin.Config{MaxHistory: 1 << 20}
 	if m, err := sid.LoadModelMeta(modelDir); err == nil && m.PromptHistory == 0 && len(m.Templates[sid.TaskRecommendSequence]) == 0 {
 		cfg.PromptHistory = exporter.DefaultMaxHistory
@@ -198,24 +184,26 @@ func evalEngineConfig(modelDir string) plugin.Config {
 	return cfg
 }
 
-// neoMethod adapts the engine to the evaluation's interfaces. It serves
-// both tasks, so Close may be called twice.
-type neoMethod struct {
+// Method adapts the engine to the evaluation's interfaces (eval.Searcher
+// and eval.Recommender). It serves both tasks, so Close may be called
+// twice.
+type Method struct {
 	eng    *plugin.Engine
+	beam   int           // 0: the engine's
 	fusion prior.Weights // nil: the model directory's defaults
 	// cache keeps the answers of the model alone, for NAME_rrf; shared
 	// points a fusion variant at the method that owns the engine.
 	cache  map[string][]string
-	shared *neoMethod
+	shared *Method
 	once   sync.Once
 	err    error
 }
 
 // cached answers from the cache of this method's earlier answers (the
 // runner asks NAME before NAME_rrf), running the model for a miss.
-func (m *neoMethod) cached() *cachedNeo { return &cachedNeo{m} }
+func (m *Method) cached() *cachedNeo { return &cachedNeo{m} }
 
-type cachedNeo struct{ m *neoMethod }
+type cachedNeo struct{ m *Method }
 
 // rrfNeoDepth is the list length of the model alone inside NAME_rrf: the
 // runner's depth, so its answers come from the cache (a beam as wide as
@@ -230,7 +218,11 @@ func (c *cachedNeo) Recommend(ctx context.Context, history []string, typ string,
 	return c.m.Recommend(ctx, history, typ, min(k, rrfNeoDepth))
 }
 
-func (m *neoMethod) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+// Engine is the engine the method decodes with.
+func (m *Method) Engine() *plugin.Engine { return m.eng }
+
+// Search implements eval.Searcher.
+func (m *Method) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
 	req := plugin.Request{Task: plugin.TaskSearch, Query: q.Query, K: k, Format: plugin.FormatIDs}
 	if q.Type != "" {
 		req.Types = []string{q.Type}
@@ -238,7 +230,8 @@ func (m *neoMethod) Search(ctx context.Context, q index.Query, k int) ([]string,
 	return m.ids(ctx, req)
 }
 
-func (m *neoMethod) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
+// Recommend implements eval.Recommender.
+func (m *Method) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
 	req := plugin.Request{Task: plugin.TaskRecommend, History: history, K: k, Format: plugin.FormatIDs}
 	if typ != "" {
 		req.Types = []string{typ}
@@ -246,9 +239,9 @@ func (m *neoMethod) Recommend(ctx context.Context, history []string, typ string,
 	return m.ids(ctx, req)
 }
 
-func (m *neoMethod) ids(ctx context.Context, req plugin.Request) ([]string, error) {
-	if evalBeam > 0 {
-		req.BeamWidth = max(evalBeam, req.K)
+func (m *Method) ids(ctx context.Context, req plugin.Request) ([]string, error) {
+	if m.beam > 0 {
+		req.BeamWidth = max(m.beam, req.K)
 	}
 	req.Fusion = m.fusion
 	var key string
@@ -272,7 +265,9 @@ func (m *neoMethod) ids(ctx context.Context, req plugin.Request) ([]string, erro
 	return out, nil
 }
 
-func (m *neoMethod) Close() error {
+// Close closes the engine and its catalog (once, by the method that owns
+// them).
+func (m *Method) Close() error {
 	if m.shared != nil {
 		return nil // the owner closes the engine
 	}
