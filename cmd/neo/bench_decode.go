@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/neo-search/neo/plugin/eval/neoeval"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"time"
+
+	"github.com/neo-search/neo/plugin/eval/neoeval"
 
 	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/internal/stats"

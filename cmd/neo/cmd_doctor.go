@@ -10,12 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neo-search/neo/exporter/trainer"
 	"github.com/neo-search/neo/onnx"
 )
-
-// trainPython is the interpreter neo train uses: Debian's, which has
-// python3-torch (a pyenv or venv python3 earlier on PATH usually does not).
-const trainPython = "/usr/bin/python3"
 
 func init() {
 	register(command{name: "doctor", summary: "check the onnxruntime library and the training toolchain", run: runDoctor})
@@ -25,7 +22,7 @@ func runDoctor(args []string) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	lib := fs.String("lib", "", "onnxruntime library to check (default: the usual lookup)")
 	model := fs.String("model", "", "also load this model directory and print its dimensions")
-	python := fs.String("python", trainPython, "python interpreter used by neo train")
+	python := fs.String("python", trainer.Python, "python interpreter used by neo train")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo doctor [--lib PATH] [--model DIR] [--python PATH]\n\nFinds and loads the onnxruntime library, prints its path and version, and checks\nthat the trainer's python has torch.")
 		fs.PrintDefaults()

@@ -113,7 +113,7 @@ func runEval(args []string) int {
 			fmt.Fprintln(os.Stderr, "neo eval: --train trains its own models; drop --model")
 			return 2
 		}
-		topt.quiet = *quiet
+		topt.Quiet = *quiet
 		return evalTrainMain(ctx, dir, *only, opt, ne.opt, &topt, *asJSON, *k)
 	}
 	rep, err := evalRunDir(ctx, dir, *only, opt, &ne)

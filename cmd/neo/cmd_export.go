@@ -3,19 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"github.com/neo-search/neo/index/assign"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 
 	"github.com/neo-search/neo/exporter"
-	"github.com/neo-search/neo/index"
-	"github.com/neo-search/neo/sid"
 )
 
 func init() {
@@ -58,19 +53,19 @@ func runExport(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo export: --synth-queries: want -1 (auto) or a count per item ≥ 0")
 		return 2
 	}
-	in, err := readExportInput(*dir, *data)
+	in, err := exporter.ReadInput(*dir, *data, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo export:", err)
 		return 1
 	}
 	if *synth < 0 {
 		*synth = 0
-		if !hasTrainQueries(in.Queries) {
+		if !exporter.HasTrainQueries(in.Queries) {
 			*synth = 1
 			fmt.Fprintln(os.Stderr, "neo export: no train queries; synthesizing search queries from item text, 1 per item (--synth-queries 0 to skip)")
 		}
 	}
-	m, err := exportInput(ctx, *dir, in, exporter.Options{
+	m, err := exporter.ExportCatalog(ctx, *dir, in, exporter.Options{
 		OutDir: *out, VocabSize: *vocab, MaxSeq: *maxSeq, Seed: *seed, MaxHistory: *maxHist, SequenceSamples: *seq, SequenceContext: *seqCtx, SynthQueries: *synth, Progress: progress,
 	})
 	if err != nil {
@@ -92,95 +87,6 @@ func runExport(args []string) int {
 	}
 	printExport(os.Stdout, m, *out)
 	return 0
-}
-
-// hasTrainQueries reports whether any query is in the train split.
-func hasTrainQueries(qs []index.Query) bool {
-	for _, q := range qs {
-		if index.IsTrain(q.Split) {
-			return true
-		}
-	}
-	return false
-}
-
-// readExportInput reads the catalog's items (with their SIDs) and the data
-// folder's interactions and queries (each optional; data "" = none).
-func readExportInput(dir, data string) (exporter.Input, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return exporter.Input{}, fmt.Errorf("catalog %s: %w (run neo import and neo sids first)", dir, err)
-	}
-	cat, err := index.Open(dir)
-	if err != nil {
-		return exporter.Input{}, err
-	}
-	items, err := cat.Items()
-	cat.Close()
-	if err != nil {
-		return exporter.Input{}, err
-	}
-	in := exporter.Input{Items: items}
-	if data != "" {
-		if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
-			return exporter.Input{}, fmt.Errorf("data folder %s: not a directory", data)
-		}
-		if in.Interactions, err = readNDJSON(filepath.Join(data, index.InteractionsFile), index.ReadInteractions); err != nil {
-			return exporter.Input{}, err
-		}
-		if in.Queries, err = readNDJSON(filepath.Join(data, index.QueriesFile), index.ReadQueries); err != nil {
-			return exporter.Input{}, err
-		}
-	}
-	return in, nil
-}
-
-// exportInput runs the export of in (items of the catalog in dir, whose
-// saved quantizer sizes the code vocabulary) and records the items' SIDs
-// in OUT/sids.tsv.
-func exportInput(ctx context.Context, dir string, in exporter.Input, opt exporter.Options) (*exporter.Manifest, error) {
-	items := in.Items
-	// Give every code of the quantizer a token, so that items added to the
-	// catalog later (coded by the same quantizer) can still be named.
-	opt.MinCodeCounts = assign.CodeCounts(assign.QuantizerPath(dir), items)
-	m, err := exporter.Export(ctx, in, opt)
-	if err != nil {
-		return nil, err
-	}
-	// record the SIDs the model will be trained on (neo train copies the
-	// file into the model directory)
-	sids := make(map[string]string, len(items))
-	for _, it := range items {
-		if it.SID != "" {
-			sids[it.ID] = it.SID
-		}
-	}
-	f, err := os.Create(filepath.Join(opt.OutDir, sid.AssignmentsFile))
-	if err != nil {
-		return nil, err
-	}
-	if err := sid.WriteAssignments(f, sids); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return m, f.Close()
-}
-
-// readNDJSON reads an optional NDJSON file; a missing file is no records.
-func readNDJSON[T any](path string, read func(io.Reader) ([]T, error)) ([]T, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(os.Stderr, "neo export: no %s; going on without it\n", path)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	recs, err := read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return recs, nil
 }
 
 func printExport(w io.Writer, m *exporter.Manifest, out string) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/neo-search/neo/index/assign"
 	"io"
 	"log/slog"
 	"net"
@@ -16,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/neo-search/neo/index/assign"
+
 	"github.com/blevesearch/bleve/v2/search/query"
+
 	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/api"

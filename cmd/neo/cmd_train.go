@@ -3,20 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/neo-search/neo/exporter/trainer"
 )
 
 func init() {
 	register(command{name: "train", summary: "train the model (PyTorch) and export model.onnx", run: runTrain})
 }
-
-const trainScript = "exporter/py/train.py"
 
 const trainUsage = `usage: neo train [--data EXPORT_DIR] [--out MODEL_DIR] [--preset demo] [--python PATH] [train.py flags...]
 
@@ -35,7 +32,7 @@ train.py's own flags:
 `
 
 func runTrain(args []string) int {
-	data, out, preset, python := "", "", "demo", trainPython
+	data, out, preset, python := "", "", "demo", trainer.Python
 	var pass []string
 	help := false
 	// Hand-rolled parsing: unknown flags are passed through to train.py,
@@ -79,14 +76,14 @@ func runTrain(args []string) int {
 		*dst = val
 	}
 
-	root, err := trainRoot()
+	root, err := trainer.Root()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "neo train: %v\n", err)
 		return 1
 	}
-	script := filepath.Join(root, trainScript)
+	script := filepath.Join(root, trainer.Script)
 	if help {
-		fmt.Fprintf(os.Stderr, trainUsage, python, trainScript, trainPython)
+		fmt.Fprintf(os.Stderr, trainUsage, python, trainer.Script, trainer.Python)
 		cmd := exec.Command(python, script, "--help")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.Run()
@@ -119,7 +116,7 @@ func runTrain(args []string) int {
 	}
 
 	argv := append([]string{script, "--data", data, "--out", out, "--preset", preset}, pass...)
-	err = runTrainer(python, root, argv, os.Stdout, os.Stderr)
+	err = trainer.Run(python, root, argv, os.Stdout, os.Stderr)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		if code := exit.ExitCode(); code >= 0 {
@@ -132,60 +129,4 @@ func runTrain(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// runTrainer runs python with argv (train.py and its flags) in the
-// repository root, its output to stdout and stderr, forwarding SIGINT and
-// SIGTERM once (the trainer checkpoints on the first). A failed run is an
-// *exec.ExitError.
-func runTrainer(python, root string, argv []string, stdout, stderr io.Writer) error {
-	cmd := exec.Command(python, argv...)
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	// Own process group: a terminal Ctrl-C reaches only neo, which forwards
-	// it once; the trainer checkpoints on the first signal and aborts on a
-	// second, so it must not get the terminal's copy as well.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	fmt.Fprintf(os.Stderr, "neo train: %s %s\n", python, strings.Join(argv, " "))
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
-		}
-	}()
-	return cmd.Wait()
-}
-
-// trainRoot finds the repository holding exporter/py/train.py: upwards from
-// the working directory, then from the neo executable.
-func trainRoot() (string, error) {
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		starts = append(starts, filepath.Dir(exe))
-	}
-	for _, dir := range starts {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, trainScript)); err == nil {
-				return dir, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return "", fmt.Errorf("cannot find %s above the working directory or the neo binary; run neo train inside the neo repository", trainScript)
 }

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/neo-search/neo/exporter/trainer"
 	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/plugin/eval/trainrun"
 )
 
 // writeTinyData writes a synthetic data folder: 24 items of two types
@@ -74,8 +76,8 @@ func needTrainer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: trains models")
 	}
-	if err := exec.Command(trainPython, "-c", "import torch, onnx").Run(); err != nil {
-		t.Skipf("%s with torch and onnx not available: %v", trainPython, err)
+	if err := exec.Command(trainer.Python, "-c", "import torch, onnx").Run(); err != nil {
+		t.Skipf("%s with torch and onnx not available: %v", trainer.Python, err)
 	}
 	if _, err := onnx.FindLibrary(""); err != nil {
 		t.Skipf("onnxruntime library not found: %v", err)
@@ -99,8 +101,8 @@ type trainEvalOut struct {
 		SIDs       struct {
 			Levels int `json:"levels"`
 		} `json:"sids"`
-		Arms    []*armInfo `json:"arms"`
-		Skipped []string   `json:"skipped"`
+		Arms    []*trainrun.ArmInfo `json:"arms"`
+		Skipped []string            `json:"skipped"`
 	} `json:"train"`
 }
 
