@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/neo-search/neo/internal/bench"
 	"github.com/neo-search/neo/onnx"
 )
 
@@ -39,7 +40,7 @@ func TestBenchServe(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d, output %s", code, out)
 			}
-			var res serveBenchResult
+			var res bench.ServeResult
 			if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &res); err != nil {
 				t.Fatalf("output is not one JSON object: %v\n%s", err, out)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,16 +14,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/neo-search/neo/index/assign"
-
-	"github.com/blevesearch/bleve/v2/search/query"
-
+	"github.com/neo-search/neo/api/serving"
 	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/api"
 	"github.com/neo-search/neo/index"
-	"github.com/neo-search/neo/plugin"
-	"github.com/neo-search/neo/plugin/prior"
 )
 
 func init() {
@@ -38,14 +32,8 @@ func init() {
 // serveOptions is everything `neo serve` is configured with; flags take
 // their defaults from NEO_* environment variables.
 type serveOptions struct {
-	addr, indexDir, indexName, modelDir, demoDir string
-	interactions                                 string // interaction log of the collaborative experts; "" = none
-	logLevel, logFormat                          string
-	progress                                     io.Writer // progress bars of the demo import; nil = silent
-	ortLib                                       string
-	threads, maxBatch, mergeRows, engineQueue    int
-	mergeWait                                    time.Duration
-	api                                          api.Config
+	addr, logLevel, logFormat string
+	serving.Options
 }
 
 // envDefaults reads NEO_* variables as flag defaults, remembering the
@@ -117,21 +105,21 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 			defDemo = filepath.Join(root, "testdata", "demo")
 		}
 	}
-	fs.StringVar(&o.modelDir, "model", env.str("NEO_MODEL", defModel), `model directory (env NEO_MODEL); "" or a missing directory serves without a model: search/recommend/generate answer 503 not_ready, the catalog API works`)
-	fs.StringVar(&o.demoDir, "demo", env.str("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
+	fs.StringVar(&o.ModelDir, "model", env.str("NEO_MODEL", defModel), `model directory (env NEO_MODEL); "" or a missing directory serves without a model: search/recommend/generate answer 503 not_ready, the catalog API works`)
+	fs.StringVar(&o.DemoDir, "demo", env.str("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
 	defInter := ""
 	if defDemo != "" {
 		defInter = filepath.Join(defDemo, index.InteractionsFile)
 	}
-	fs.StringVar(&o.interactions, "interactions", env.str("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
-	fs.StringVar(&o.indexName, "index-name", env.str("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
-	fs.StringVar(&o.ortLib, "ort-lib", env.str("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
-	fs.IntVar(&o.threads, "threads", env.int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
-	fs.IntVar(&o.maxBatch, "max-batch", env.int("NEO_MAX_BATCH", 0), "rows per batched model run (env NEO_MAX_BATCH; 0 = engine default)")
-	fs.DurationVar(&o.mergeWait, "merge-wait", env.dur("NEO_MERGE_WAIT", 0), "longest a decode step waits for sampling requests about to step, to share its run (env NEO_MERGE_WAIT; 0 = engine default 300µs; negative: never wait)")
-	fs.IntVar(&o.mergeRows, "merge-rows", env.int("NEO_MERGE_ROWS", 0), "rows per decode step that merges requests (env NEO_MERGE_ROWS; 0 = engine default 16; on a GPU use --max-batch)")
-	fs.IntVar(&o.engineQueue, "engine-queue", env.int("NEO_ENGINE_QUEUE", 0), "requests waiting for a decode slot inside the engine (env NEO_ENGINE_QUEUE; 0 = engine default)")
-	a := &o.api
+	fs.StringVar(&o.Interactions, "interactions", env.str("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
+	fs.StringVar(&o.IndexName, "index-name", env.str("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
+	fs.StringVar(&o.ORTLib, "ort-lib", env.str("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
+	fs.IntVar(&o.Threads, "threads", env.int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
+	fs.IntVar(&o.MaxBatch, "max-batch", env.int("NEO_MAX_BATCH", 0), "rows per batched model run (env NEO_MAX_BATCH; 0 = engine default)")
+	fs.DurationVar(&o.MergeWait, "merge-wait", env.dur("NEO_MERGE_WAIT", 0), "longest a decode step waits for sampling requests about to step, to share its run (env NEO_MERGE_WAIT; 0 = engine default 300µs; negative: never wait)")
+	fs.IntVar(&o.MergeRows, "merge-rows", env.int("NEO_MERGE_ROWS", 0), "rows per decode step that merges requests (env NEO_MERGE_ROWS; 0 = engine default 16; on a GPU use --max-batch)")
+	fs.IntVar(&o.EngineQueue, "engine-queue", env.int("NEO_ENGINE_QUEUE", 0), "requests waiting for a decode slot inside the engine (env NEO_ENGINE_QUEUE; 0 = engine default)")
+	a := &o.API
 	fs.IntVar(&a.MaxInflight, "max-inflight", env.int("NEO_MAX_INFLIGHT", 64), "requests executing at once (env NEO_MAX_INFLIGHT)")
 	fs.IntVar(&a.MaxQueue, "max-queue", env.int("NEO_MAX_QUEUE", 256), "requests waiting for an execution slot; past it: 429 with Retry-After (env NEO_MAX_QUEUE)")
 	fs.DurationVar(&a.QueueWait, "queue-wait", env.dur("NEO_QUEUE_WAIT", 10*time.Second), "longest wait in the queue before 503 with Retry-After (env NEO_QUEUE_WAIT)")
@@ -146,7 +134,7 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 	fs.StringVar(&o.logLevel, "log-level", env.str("NEO_LOG_LEVEL", "info"), "debug, info, warn or error (env NEO_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env.str("NEO_LOG_FORMAT", "text"), "text or json (env NEO_LOG_FORMAT)")
 	return func() {
-		o.api.Limits.MaxBodyBytes, o.api.Limits.MaxBulkBytes = int64(maxBody), int64(maxBulk)
+		o.API.Limits.MaxBodyBytes, o.API.Limits.MaxBulkBytes = int64(maxBody), int64(maxBulk)
 	}
 }
 
@@ -155,11 +143,11 @@ func runServe(args []string) int {
 	env := &envDefaults{}
 	var o serveOptions
 	fs.StringVar(&o.addr, "addr", env.str("NEO_ADDR", "127.0.0.1:8080"), "listen address (env NEO_ADDR)")
-	fs.StringVar(&o.indexDir, "index", env.str("NEO_INDEX", ".neo/index"), "catalog index directory (env NEO_INDEX)")
-	fs.StringVar(&o.api.APIKey, "api-key", env.str("NEO_API_KEY", ""), "bearer key for writes (env NEO_API_KEY, preferred: flags show in ps); none = writes refused unless --insecure-writes")
-	fs.StringVar(&o.api.ReadKey, "read-key", env.str("NEO_READ_KEY", ""), "bearer key for reads (env NEO_READ_KEY); none = reads are open")
-	fs.BoolVar(&o.api.InsecureWrites, "insecure-writes", env.bool("NEO_INSECURE_WRITES", false), "allow writes without a key when no API key is set (env NEO_INSECURE_WRITES)")
-	fs.DurationVar(&o.api.ShutdownTimeout, "shutdown-timeout", env.dur("NEO_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGINT/SIGTERM waits for in-flight requests (env NEO_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&o.IndexDir, "index", env.str("NEO_INDEX", ".neo/index"), "catalog index directory (env NEO_INDEX)")
+	fs.StringVar(&o.API.APIKey, "api-key", env.str("NEO_API_KEY", ""), "bearer key for writes (env NEO_API_KEY, preferred: flags show in ps); none = writes refused unless --insecure-writes")
+	fs.StringVar(&o.API.ReadKey, "read-key", env.str("NEO_READ_KEY", ""), "bearer key for reads (env NEO_READ_KEY); none = reads are open")
+	fs.BoolVar(&o.API.InsecureWrites, "insecure-writes", env.bool("NEO_INSECURE_WRITES", false), "allow writes without a key when no API key is set (env NEO_INSECURE_WRITES)")
+	fs.DurationVar(&o.API.ShutdownTimeout, "shutdown-timeout", env.dur("NEO_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGINT/SIGTERM waits for in-flight requests (env NEO_SHUTDOWN_TIMEOUT)")
 	finish := serveFlags(fs, env, &o)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo serve [flags]\n\nWith no flags: serves the demo catalog (imported into .neo/index on first run) and testdata/model on 127.0.0.1:8080.")
@@ -183,27 +171,27 @@ func runServe(args []string) int {
 		return 2
 	}
 	slog.SetDefault(log)
-	o.progress = os.Stderr
+	o.Progress = os.Stderr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// After the first signal, restore the default handling: a second
 	// Ctrl-C ends the process at once instead of waiting for the drain.
 	go func() { <-ctx.Done(); stop() }()
-	st, err := openServing(ctx, &o, log)
+	st, err := serving.Open(ctx, o.Options, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	defer st.close()
+	defer st.Close()
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		log.Error("cannot listen", "addr", o.addr, "err", err)
 		return 1
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/",
-		"index", o.indexDir, "model", st.modelState(), "writes", writesState(o.api))
-	if err := st.server.Serve(ctx, ln); err != nil {
+		"index", o.IndexDir, "model", st.ModelState(), "writes", writesState(o.API))
+	if err := st.Server.Serve(ctx, ln); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
 	}
@@ -234,140 +222,4 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// serving is an open catalog, the engine if a model loaded, and the server.
-type serving struct {
-	cat      *index.Catalog
-	eng      *plugin.Engine
-	engErr   string
-	server   *api.Server
-	modelDir string
-}
-
-func (s *serving) modelState() string {
-	if s.eng != nil {
-		return s.modelDir
-	}
-	return "none (" + s.engErr + ")"
-}
-
-func (s *serving) close() {
-	if s.eng != nil {
-		_ = s.eng.Close()
-	}
-	if s.cat != nil {
-		_ = s.cat.Close()
-	}
-}
-
-// openServing opens (or first creates from the demo) the catalog, loads
-// the model when there is one, and builds the server. A model that is
-// absent or fails to load is not fatal: the server then reports not ready
-// and serves the catalog API.
-func openServing(ctx context.Context, o *serveOptions, log *slog.Logger) (*serving, error) {
-	if _, err := os.Stat(o.indexDir); errors.Is(err, os.ErrNotExist) && o.demoDir != "" {
-		log.Info("index not found: importing the demo catalog", "index", o.indexDir, "demo", o.demoDir)
-		if err := importDemo(ctx, o.indexDir, o.demoDir, o.modelDir, o.progress); err != nil {
-			return nil, fmt.Errorf("importing %s into %s: %w", o.demoDir, o.indexDir, err)
-		}
-	}
-	cat, err := index.Open(o.indexDir)
-	if err != nil {
-		return nil, err
-	}
-	st := &serving{cat: cat, modelDir: o.modelDir}
-	switch fi, err := os.Stat(o.modelDir); {
-	case o.modelDir == "":
-		st.engErr = "no model directory (--model / NEO_MODEL empty, and no testdata/model)"
-	case err != nil || !fi.IsDir():
-		st.engErr = fmt.Sprintf("model directory %s not found", o.modelDir)
-	default:
-		metrics := o.api.Metrics
-		if metrics == nil {
-			metrics = api.Metrics
-		}
-		lim := o.api.Limits
-		eng, err := plugin.Open(o.modelDir, cat, plugin.Config{
-			LibraryPath: o.ortLib, IntraOpThreads: o.threads, MaxBatch: o.maxBatch, MergeRows: o.mergeRows, MergeWait: o.mergeWait, MaxQueue: o.engineQueue,
-			// The engine checks the same bounds the API does, so a request
-			// the API lets through is not refused further down.
-			MaxK: lim.MaxK, MaxTokens: lim.MaxTokens, MaxHistory: lim.MaxHistory,
-			OnBatch: metrics.ObserveBatch,
-		})
-		if err != nil || eng == nil {
-			st.engErr = fmt.Sprintf("loading model %s: %v", o.modelDir, err)
-		} else if err := setExperts(eng, cat, o.interactions, log); err != nil {
-			eng.Close()
-			st.engErr = fmt.Sprintf("fusion experts: %v", err)
-		} else {
-			st.eng = eng
-		}
-	}
-	if st.eng == nil {
-		log.Warn("serving without a model: search, recommend and generate answer 503 not_ready", "reason", st.engErr)
-	}
-	cfg := o.api
-	cfg.Catalog = cat
-	cfg.IndexName = o.indexName
-	cfg.Logger = log
-	cfg.NotReadyReason = st.engErr
-	if st.eng != nil {
-		cfg.Generator = st.eng // only a non-nil engine: a nil *Engine in the interface would look loaded
-	}
-	// The engine's parser turns {"generative": {...}} nodes into queries
-	// that compose with Bleve's; with no engine they answer not_ready.
-	cfg.ParseQuery = func(data []byte) (query.Query, error) { return plugin.ParseQuery(data, st.eng) }
-	srv, err := api.New(cfg)
-	if err != nil {
-		st.close()
-		return nil, err
-	}
-	st.server = srv
-	return st, nil
-}
-
-// importDemo builds a catalog from a data folder the way `make demo` does
-// (assign.Build: import, SIDs with the interactions and default options,
-// the model's own sids.tsv on top).
-func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Writer) error {
-	inter := filepath.Join(data, index.InteractionsFile)
-	if _, err := os.Stat(inter); err != nil {
-		inter = ""
-	}
-	rep, err := assign.Build(ctx, dir, assign.BuildOptions{
-		Items: filepath.Join(data, index.ItemsFile), Interactions: inter, Model: modelDir,
-		ImportProgress: progress, Progress: progress,
-	})
-	if err != nil {
-		return err
-	}
-	if bad := rep.Import.Bad; len(bad) > 0 {
-		slog.Warn("demo import skipped bad lines", "bad", len(bad), "first", bad[0].Error())
-	}
-	return nil
-}
-
-// setExperts gives the engine the fusion experts of the catalog (bm25, and
-// the collaborative ones over the interactions file when there is one).
-func setExperts(eng *plugin.Engine, cat *index.Catalog, interactions string, log *slog.Logger) error {
-	var events []index.Interaction
-	if interactions != "" {
-		f, err := os.Open(interactions)
-		if err != nil {
-			return err
-		}
-		events, err = index.ReadInteractions(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", interactions, err)
-		}
-	}
-	ex, err := prior.CatalogExperts(cat, events)
-	if err != nil {
-		return err
-	}
-	eng.SetExperts(ex)
-	log.Info("fusion", "interactions", len(events), "search", eng.Fusion(plugin.TaskSearch), "recommend", eng.Fusion(plugin.TaskRecommend))
-	return nil
 }

@@ -1,0 +1,84 @@
+package serving
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/neo-search/neo/api"
+	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/sid"
+)
+
+var (
+	demo  = filepath.Join("..", "..", "testdata", "demo")
+	model = filepath.Join("..", "..", "testdata", "model")
+	quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+)
+
+// The first start builds the catalog from the demo folder; without a
+// model the server is up but not ready, and a second start reuses the
+// catalog.
+func TestOpenWithoutModel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	o := Options{IndexDir: dir, IndexName: "catalog", DemoDir: demo, API: api.Config{InsecureWrites: true}}
+	st, err := Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.Catalog.Count()
+	if err != nil || n == 0 {
+		t.Fatalf("catalog of %d items: %v", n, err)
+	}
+	if st.Engine != nil || st.Server == nil || !strings.Contains(st.ModelState(), "no model directory") {
+		t.Fatalf("engine %v, server %v, state %q", st.Engine, st.Server, st.ModelState())
+	}
+	st.Close()
+	o.DemoDir = filepath.Join(t.TempDir(), "none") // would fail if imported again
+	o.ModelDir = filepath.Join(t.TempDir(), "missing")
+	st, err = Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if m, _ := st.Catalog.Count(); m != n {
+		t.Fatalf("reopened catalog has %d items, first had %d", m, n)
+	}
+	if !strings.Contains(st.NotReady, "not found") {
+		t.Fatalf("not ready %q, want the missing directory named", st.NotReady)
+	}
+}
+
+// With the demo model the engine loads and the catalog names every item
+// by the SID the model was trained on.
+func TestOpenDemo(t *testing.T) {
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skip("onnxruntime library not found: ", err)
+	}
+	o := Options{IndexDir: filepath.Join(t.TempDir(), "index"), IndexName: "catalog", DemoDir: demo, ModelDir: model,
+		Interactions: filepath.Join(demo, "interactions.ndjson")}
+	st, err := Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Engine == nil {
+		t.Fatalf("no engine: %s", st.NotReady)
+	}
+	want, err := sid.ReadAssignments(filepath.Join(model, sid.AssignmentsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := st.Catalog.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if w, ok := want[it.ID]; ok && w != it.SID {
+			t.Fatalf("item %s: SID %s, the model's %s", it.ID, it.SID, w)
+		}
+	}
+}
