@@ -16,8 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/sid"

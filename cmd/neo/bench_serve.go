@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/internal/bench"
+	"github.com/neo-search/neo/internal/envflag"
 )
 
 func init() { benchmarks["serve"] = benchServe }
@@ -20,7 +21,7 @@ func init() { benchmarks["serve"] = benchServe }
 // benchServe runs bench.Serve with the flags of neo serve and its own.
 func benchServe(args []string) int {
 	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
-	env := &envDefaults{}
+	env := &envflag.Defaults{}
 	var o serveOptions
 	finish := serveFlags(fs, env, &o)
 	levelsFlag := fs.String("concurrency", "1,4,16", "concurrency levels, comma separated")
@@ -36,8 +37,8 @@ func benchServe(args []string) int {
 	}
 	finish()
 	levels, err := parseLevels(*levelsFlag)
-	if err == nil && env.err != nil {
-		err = env.err
+	if err == nil && env.Err != nil {
+		err = env.Err
 	}
 	if err == nil && (*requests < 1 || *k < 1 || *genTokens < 1) {
 		err = errors.New("--requests, --k and --gen-tokens must be ≥ 1")

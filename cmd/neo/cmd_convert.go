@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/neo-search/neo/index/convert"
@@ -101,31 +100,11 @@ func runConvert(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo convert:", err)
 		return 1
 	}
-	printConvertStats(os.Stdout, pos[2], st, *asJSON)
-	return 0
-}
-
-func printConvertStats(w io.Writer, out string, st *convert.MovieLensStats, asJSON bool) {
-	if asJSON {
+	if *asJSON {
 		b, _ := json.Marshal(st)
-		fmt.Fprintln(w, string(b))
-		return
+		fmt.Println(string(b))
+		return 0
 	}
-	fmt.Fprintf(w, "wrote %s\n", out)
-	fmt.Fprintf(w, "  items          %d\n", st.Items)
-	if st.NoInteractionsFile {
-		fmt.Fprintln(w, "  interactions   none (no ratings.csv)")
-	} else {
-		fmt.Fprintf(w, "  interactions   %d (train %d, valid %d, test %d) of %d users\n",
-			st.Interactions, st.TrainInteractions, st.ValidInteractions, st.TestInteractions, st.Users)
-	}
-	if st.NoQueriesFile {
-		fmt.Fprintln(w, "  queries        none (no tags.csv)")
-	} else {
-		fmt.Fprintf(w, "  queries        train %d, valid %d, test %d (from %d tag applications, %d (tag, movie) pairs: train %d, valid %d, test %d)\n",
-			st.TrainQueries, st.ValidQueries, st.TestQueries, st.TagApplications, st.TagPairs, st.TrainPairs, st.ValidPairs, st.TestPairs)
-	}
-	if st.DroppedRatings+st.DroppedTags > 0 {
-		fmt.Fprintf(w, "  dropped        %d ratings, %d tags (unknown movie or empty tag)\n", st.DroppedRatings, st.DroppedTags)
-	}
+	st.WriteText(os.Stdout, pos[2])
+	return 0
 }

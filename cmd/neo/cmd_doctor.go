@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
-	"time"
 
 	"github.com/neo-search/neo/exporter/trainer"
 	"github.com/neo-search/neo/onnx"
@@ -73,32 +68,19 @@ func runDoctor(args []string) int {
 
 	// Training is optional for serving, so a missing torch is a warning.
 	fmt.Println("training (neo train):")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, *python, "-c",
-		"import torch, numpy; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'no-cuda', numpy.__version__)").CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if len(msg) > 300 {
-			msg = msg[len(msg)-300:]
-		}
-		fmt.Printf("  WARN  %s cannot import torch/numpy: %v %s\n", *python, err, msg)
+	env := trainer.Check(*python)
+	switch {
+	case env.Err != nil:
+		fmt.Printf("  WARN  %s cannot import torch/numpy: %v\n", *python, env.Err)
 		fmt.Println("        fix: apt-get install python3-torch python3-numpy (only neo train needs them)")
-	} else {
-		f := strings.Fields(string(out))
-		if len(f) == 3 {
-			fmt.Printf("  python   %s\n  torch    %s (%s)\n  numpy    %s\n  ok\n", *python, f[0], f[1], f[2])
-		} else {
-			fmt.Printf("  python   %s: %s\n", *python, strings.TrimSpace(string(out)))
-		}
+	default:
+		fmt.Printf("  python   %s\n  torch    %s (%s)\n  numpy    %s\n  ok\n", *python, env.Torch, env.Device, env.NumPy)
 	}
-	if _, err := os.Stat(*python); err == nil {
-		if o, err := exec.CommandContext(ctx, *python, "-c", "import onnx; print(onnx.__version__)").Output(); err == nil {
-			fmt.Printf("  onnx     %s (export folds the graph and adds num_logits_to_keep with it)\n", strings.TrimSpace(string(o)))
-		} else {
-			fmt.Printf("  WARN  %s cannot import onnx: exports keep the unfolded graph and no num_logits_to_keep\n", *python)
-			fmt.Println("        fix: apt-get install python3-onnx")
-		}
+	if env.Err == nil && env.ONNX != "" {
+		fmt.Printf("  onnx     %s (export folds the graph and adds num_logits_to_keep with it)\n", env.ONNX)
+	} else if env.Err == nil {
+		fmt.Printf("  WARN  %s cannot import onnx: exports keep the unfolded graph and no num_logits_to_keep\n", *python)
+		fmt.Println("        fix: apt-get install python3-onnx")
 	}
 
 	if !ok {

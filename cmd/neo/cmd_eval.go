@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/neo-search/neo/internal/fsutil"
@@ -129,7 +128,7 @@ func runEval(args []string) int {
 		}
 		fmt.Println(string(b))
 	} else {
-		evalPrintReport(os.Stdout, rep, *k)
+		rep.WriteText(os.Stdout, *k)
 	}
 	return 0
 }
@@ -201,75 +200,9 @@ func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval
 		}
 	}
 	if only != "" {
-		keep := strings.Split(only, ",")
-		for i := range keep {
-			keep[i] = strings.TrimSpace(keep[i])
-		}
-		for name := range methods.Search {
-			if !slices.Contains(keep, name) {
-				delete(methods.Search, name)
-			}
-		}
-		for name := range methods.Recommend {
-			if !slices.Contains(keep, name) {
-				delete(methods.Recommend, name)
-			}
-		}
+		methods.Keep(strings.Split(only, ","))
 	}
 	return eval.Run(ctx, ds, methods, opt)
-}
-
-// evalPrintReport prints the report as text tables, one per block.
-func evalPrintReport(w io.Writer, rep *eval.Report, k int) {
-	cuts := []int{k}
-	if k != 30 {
-		cuts = append(cuts, 30)
-	}
-	slices.Sort(cuts)
-	cols := []string{}
-	for _, c := range cuts {
-		cols = append(cols, "hr@"+strconv.Itoa(c), "ndcg@"+strconv.Itoa(c))
-	}
-	cols = append(cols, "hr@"+strconv.Itoa(k)+"_se", "n", "latency_ms_p50", "latency_ms_p99")
-	fmt.Fprintf(w, "dataset %s (split %s)\n", rep.Dataset, rep.Split)
-	block := func(title string, b map[string]eval.Metrics) {
-		if len(b) == 0 {
-			return
-		}
-		fmt.Fprintf(w, "\n%s\n  %-18s", title, "method")
-		for _, c := range cols {
-			fmt.Fprintf(w, " %10s", strings.TrimPrefix(c, "latency_ms_"))
-		}
-		fmt.Fprintln(w)
-		names := make([]string, 0, len(b))
-		for n := range b {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %-18s", n)
-			for _, c := range cols {
-				if c == "n" {
-					fmt.Fprintf(w, " %10d", int(b[n][c]))
-				} else {
-					fmt.Fprintf(w, " %10.4f", b[n][c])
-				}
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	block("search", rep.Search)
-	block("search, query seen in train", rep.SearchSeen)
-	block("search, query unseen in train", rep.SearchUnseen)
-	block("recommend", rep.Recommend)
-	fmt.Fprintf(w, "\ninvalid_sids %d  type_violations %d  format_violations %d  short_lists %d  errors %d\n",
-		rep.InvalidSIDs, rep.TypeViolations, rep.FormatViolations, rep.ShortLists, rep.Errors)
-	for _, s := range rep.Skipped {
-		fmt.Fprintln(w, "skipped:", s)
-	}
-	for _, s := range rep.ErrorMessages {
-		fmt.Fprintln(w, "error:", s)
-	}
 }
 
 // evalTuneMain runs neoeval.Tune on the data folder dir and prints what it

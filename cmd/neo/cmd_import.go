@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/internal/fsutil"
 )
 
 func init() {
@@ -72,7 +73,7 @@ were imported); 2 usage error, or the import could not run or finish.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	rep, err := importFile(ctx, *dir, f, *batch, !*quiet && isTerminal(os.Stderr))
+	rep, err := importFile(ctx, *dir, f, *batch, !*quiet && fsutil.IsTerminal(os.Stderr))
 	elapsed := time.Since(start)
 
 	if *asJSON {
@@ -128,11 +129,4 @@ func importFile(ctx context.Context, dir string, r io.Reader, batch int, progres
 		err = cerr
 	}
 	return rep, err
-}
-
-// isTerminal reports whether f is a terminal, where a progress bar can
-// redraw itself; elsewhere (logs, pipes) it would only add noise.
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

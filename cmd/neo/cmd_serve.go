@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/neo-search/neo/api/serving"
+	"github.com/neo-search/neo/internal/envflag"
 	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/api"
@@ -36,65 +36,9 @@ type serveOptions struct {
 	serving.Options
 }
 
-// envDefaults reads NEO_* variables as flag defaults, remembering the
-// first malformed one so the command can refuse to start on it.
-type envDefaults struct{ err error }
-
-func (e *envDefaults) str(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func (e *envDefaults) int(name string, def int) int {
-	v, ok := os.LookupEnv(name)
-	if !ok || v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q: want an integer", name, v)
-	}
-	if err != nil {
-		return def
-	}
-	return n
-}
-
-func (e *envDefaults) dur(name string, def time.Duration) time.Duration {
-	v, ok := os.LookupEnv(name)
-	if !ok || v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q: want a duration such as 30s", name, v)
-	}
-	if err != nil {
-		return def
-	}
-	return d
-}
-
-func (e *envDefaults) bool(name string, def bool) bool {
-	v, ok := os.LookupEnv(name)
-	if !ok || v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q: want true or false", name, v)
-	}
-	if err != nil {
-		return def
-	}
-	return b
-}
-
 // serveFlags declares the flags shared by `neo serve` and `neo bench
 // serve`; the returned func finishes o once the flags are parsed.
-func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish func()) {
+func serveFlags(fs *flag.FlagSet, env *envflag.Defaults, o *serveOptions) (finish func()) {
 	root, _ := fsutil.RepoRoot()
 	defModel, defDemo := "", ""
 	if root != "" {
@@ -105,34 +49,34 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 			defDemo = filepath.Join(root, "testdata", "demo")
 		}
 	}
-	fs.StringVar(&o.ModelDir, "model", env.str("NEO_MODEL", defModel), `model directory (env NEO_MODEL); "" or a missing directory serves without a model: search/recommend/generate answer 503 not_ready, the catalog API works`)
-	fs.StringVar(&o.DemoDir, "demo", env.str("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
+	fs.StringVar(&o.ModelDir, "model", env.String("NEO_MODEL", defModel), `model directory (env NEO_MODEL); "" or a missing directory serves without a model: search/recommend/generate answer 503 not_ready, the catalog API works`)
+	fs.StringVar(&o.DemoDir, "demo", env.String("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
 	defInter := ""
 	if defDemo != "" {
 		defInter = filepath.Join(defDemo, index.InteractionsFile)
 	}
-	fs.StringVar(&o.Interactions, "interactions", env.str("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
-	fs.StringVar(&o.IndexName, "index-name", env.str("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
-	fs.StringVar(&o.ORTLib, "ort-lib", env.str("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
-	fs.IntVar(&o.Threads, "threads", env.int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
-	fs.IntVar(&o.MaxBatch, "max-batch", env.int("NEO_MAX_BATCH", 0), "rows per batched model run (env NEO_MAX_BATCH; 0 = engine default)")
-	fs.DurationVar(&o.MergeWait, "merge-wait", env.dur("NEO_MERGE_WAIT", 0), "longest a decode step waits for sampling requests about to step, to share its run (env NEO_MERGE_WAIT; 0 = engine default 300µs; negative: never wait)")
-	fs.IntVar(&o.MergeRows, "merge-rows", env.int("NEO_MERGE_ROWS", 0), "rows per decode step that merges requests (env NEO_MERGE_ROWS; 0 = engine default 16; on a GPU use --max-batch)")
-	fs.IntVar(&o.EngineQueue, "engine-queue", env.int("NEO_ENGINE_QUEUE", 0), "requests waiting for a decode slot inside the engine (env NEO_ENGINE_QUEUE; 0 = engine default)")
+	fs.StringVar(&o.Interactions, "interactions", env.String("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
+	fs.StringVar(&o.IndexName, "index-name", env.String("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")
+	fs.StringVar(&o.ORTLib, "ort-lib", env.String("NEO_ORT_LIB", os.Getenv("ONNXRUNTIME_LIB")), "onnxruntime shared library (env NEO_ORT_LIB or ONNXRUNTIME_LIB; default lookup when empty)")
+	fs.IntVar(&o.Threads, "threads", env.Int("NEO_THREADS", 0), "onnxruntime intra-op threads (env NEO_THREADS; 0 = onnxruntime's default)")
+	fs.IntVar(&o.MaxBatch, "max-batch", env.Int("NEO_MAX_BATCH", 0), "rows per batched model run (env NEO_MAX_BATCH; 0 = engine default)")
+	fs.DurationVar(&o.MergeWait, "merge-wait", env.Duration("NEO_MERGE_WAIT", 0), "longest a decode step waits for sampling requests about to step, to share its run (env NEO_MERGE_WAIT; 0 = engine default 300µs; negative: never wait)")
+	fs.IntVar(&o.MergeRows, "merge-rows", env.Int("NEO_MERGE_ROWS", 0), "rows per decode step that merges requests (env NEO_MERGE_ROWS; 0 = engine default 16; on a GPU use --max-batch)")
+	fs.IntVar(&o.EngineQueue, "engine-queue", env.Int("NEO_ENGINE_QUEUE", 0), "requests waiting for a decode slot inside the engine (env NEO_ENGINE_QUEUE; 0 = engine default)")
 	a := &o.API
-	fs.IntVar(&a.MaxInflight, "max-inflight", env.int("NEO_MAX_INFLIGHT", 64), "requests executing at once (env NEO_MAX_INFLIGHT)")
-	fs.IntVar(&a.MaxQueue, "max-queue", env.int("NEO_MAX_QUEUE", 256), "requests waiting for an execution slot; past it: 429 with Retry-After (env NEO_MAX_QUEUE)")
-	fs.DurationVar(&a.QueueWait, "queue-wait", env.dur("NEO_QUEUE_WAIT", 10*time.Second), "longest wait in the queue before 503 with Retry-After (env NEO_QUEUE_WAIT)")
-	fs.DurationVar(&a.Timeout, "timeout", env.dur("NEO_TIMEOUT", 30*time.Second), "per-request timeout; ?timeout= overrides it per request (env NEO_TIMEOUT)")
-	fs.DurationVar(&a.MaxTimeout, "max-timeout", env.dur("NEO_MAX_TIMEOUT", 5*time.Minute), "cap on ?timeout= (env NEO_MAX_TIMEOUT)")
-	fs.IntVar(&a.Limits.MaxK, "max-k", env.int("NEO_MAX_K", 100), "most items per answer (env NEO_MAX_K)")
-	fs.IntVar(&a.Limits.MaxTokens, "max-tokens", env.int("NEO_MAX_TOKENS", 512), "largest max_tokens of a generation (env NEO_MAX_TOKENS)")
-	fs.IntVar(&a.Limits.MaxHistory, "max-history", env.int("NEO_MAX_HISTORY", 200), "most history items of a request (env NEO_MAX_HISTORY)")
+	fs.IntVar(&a.MaxInflight, "max-inflight", env.Int("NEO_MAX_INFLIGHT", 64), "requests executing at once (env NEO_MAX_INFLIGHT)")
+	fs.IntVar(&a.MaxQueue, "max-queue", env.Int("NEO_MAX_QUEUE", 256), "requests waiting for an execution slot; past it: 429 with Retry-After (env NEO_MAX_QUEUE)")
+	fs.DurationVar(&a.QueueWait, "queue-wait", env.Duration("NEO_QUEUE_WAIT", 10*time.Second), "longest wait in the queue before 503 with Retry-After (env NEO_QUEUE_WAIT)")
+	fs.DurationVar(&a.Timeout, "timeout", env.Duration("NEO_TIMEOUT", 30*time.Second), "per-request timeout; ?timeout= overrides it per request (env NEO_TIMEOUT)")
+	fs.DurationVar(&a.MaxTimeout, "max-timeout", env.Duration("NEO_MAX_TIMEOUT", 5*time.Minute), "cap on ?timeout= (env NEO_MAX_TIMEOUT)")
+	fs.IntVar(&a.Limits.MaxK, "max-k", env.Int("NEO_MAX_K", 100), "most items per answer (env NEO_MAX_K)")
+	fs.IntVar(&a.Limits.MaxTokens, "max-tokens", env.Int("NEO_MAX_TOKENS", 512), "largest max_tokens of a generation (env NEO_MAX_TOKENS)")
+	fs.IntVar(&a.Limits.MaxHistory, "max-history", env.Int("NEO_MAX_HISTORY", 200), "most history items of a request (env NEO_MAX_HISTORY)")
 	var maxBody, maxBulk int
-	fs.IntVar(&maxBody, "max-body", env.int("NEO_MAX_BODY", 1<<20), "largest request body in bytes, _bulk aside (env NEO_MAX_BODY)")
-	fs.IntVar(&maxBulk, "max-bulk-body", env.int("NEO_MAX_BULK_BODY", 64<<20), "largest _bulk body in bytes (env NEO_MAX_BULK_BODY)")
-	fs.StringVar(&o.logLevel, "log-level", env.str("NEO_LOG_LEVEL", "info"), "debug, info, warn or error (env NEO_LOG_LEVEL)")
-	fs.StringVar(&o.logFormat, "log-format", env.str("NEO_LOG_FORMAT", "text"), "text or json (env NEO_LOG_FORMAT)")
+	fs.IntVar(&maxBody, "max-body", env.Int("NEO_MAX_BODY", 1<<20), "largest request body in bytes, _bulk aside (env NEO_MAX_BODY)")
+	fs.IntVar(&maxBulk, "max-bulk-body", env.Int("NEO_MAX_BULK_BODY", 64<<20), "largest _bulk body in bytes (env NEO_MAX_BULK_BODY)")
+	fs.StringVar(&o.logLevel, "log-level", env.String("NEO_LOG_LEVEL", "info"), "debug, info, warn or error (env NEO_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", env.String("NEO_LOG_FORMAT", "text"), "text or json (env NEO_LOG_FORMAT)")
 	return func() {
 		o.API.Limits.MaxBodyBytes, o.API.Limits.MaxBulkBytes = int64(maxBody), int64(maxBulk)
 	}
@@ -140,14 +84,14 @@ func serveFlags(fs *flag.FlagSet, env *envDefaults, o *serveOptions) (finish fun
 
 func runServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	env := &envDefaults{}
+	env := &envflag.Defaults{}
 	var o serveOptions
-	fs.StringVar(&o.addr, "addr", env.str("NEO_ADDR", "127.0.0.1:8080"), "listen address (env NEO_ADDR)")
-	fs.StringVar(&o.IndexDir, "index", env.str("NEO_INDEX", ".neo/index"), "catalog index directory (env NEO_INDEX)")
-	fs.StringVar(&o.API.APIKey, "api-key", env.str("NEO_API_KEY", ""), "bearer key for writes (env NEO_API_KEY, preferred: flags show in ps); none = writes refused unless --insecure-writes")
-	fs.StringVar(&o.API.ReadKey, "read-key", env.str("NEO_READ_KEY", ""), "bearer key for reads (env NEO_READ_KEY); none = reads are open")
-	fs.BoolVar(&o.API.InsecureWrites, "insecure-writes", env.bool("NEO_INSECURE_WRITES", false), "allow writes without a key when no API key is set (env NEO_INSECURE_WRITES)")
-	fs.DurationVar(&o.API.ShutdownTimeout, "shutdown-timeout", env.dur("NEO_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGINT/SIGTERM waits for in-flight requests (env NEO_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&o.addr, "addr", env.String("NEO_ADDR", "127.0.0.1:8080"), "listen address (env NEO_ADDR)")
+	fs.StringVar(&o.IndexDir, "index", env.String("NEO_INDEX", ".neo/index"), "catalog index directory (env NEO_INDEX)")
+	fs.StringVar(&o.API.APIKey, "api-key", env.String("NEO_API_KEY", ""), "bearer key for writes (env NEO_API_KEY, preferred: flags show in ps); none = writes refused unless --insecure-writes")
+	fs.StringVar(&o.API.ReadKey, "read-key", env.String("NEO_READ_KEY", ""), "bearer key for reads (env NEO_READ_KEY); none = reads are open")
+	fs.BoolVar(&o.API.InsecureWrites, "insecure-writes", env.Bool("NEO_INSECURE_WRITES", false), "allow writes without a key when no API key is set (env NEO_INSECURE_WRITES)")
+	fs.DurationVar(&o.API.ShutdownTimeout, "shutdown-timeout", env.Duration("NEO_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGINT/SIGTERM waits for in-flight requests (env NEO_SHUTDOWN_TIMEOUT)")
 	finish := serveFlags(fs, env, &o)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo serve [flags]\n\nWith no flags: serves the demo catalog (imported into .neo/index on first run) and testdata/model on 127.0.0.1:8080.")
@@ -157,8 +101,8 @@ func runServe(args []string) int {
 		return code
 	}
 	finish()
-	if env.err != nil {
-		fmt.Fprintln(os.Stderr, "neo serve:", env.err)
+	if env.Err != nil {
+		fmt.Fprintln(os.Stderr, "neo serve:", env.Err)
 		return 2
 	}
 	if fs.NArg() > 0 {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/neo-search/neo/exporter/trainer"
 )
@@ -32,50 +31,12 @@ train.py's own flags:
 `
 
 func runTrain(args []string) int {
-	data, out, preset, python := "", "", "demo", trainer.Python
-	var pass []string
-	help := false
-	// Hand-rolled parsing: unknown flags are passed through to train.py,
-	// which the flag package cannot do.
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pass = append(pass, args[i+1:]...)
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") {
-			pass = append(pass, a)
-			continue
-		}
-		var dst *string
-		switch name {
-		case "data":
-			dst = &data
-		case "out":
-			dst = &out
-		case "preset":
-			dst = &preset
-		case "python":
-			dst = &python
-		case "h", "help":
-			help = true
-			continue
-		default:
-			pass = append(pass, a)
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				fmt.Fprintf(os.Stderr, "neo train: flag --%s needs a value\n", name)
-				return 2
-			}
-			i++
-			val = args[i]
-		}
-		*dst = val
+	ta, err := trainer.ParseArgs(args, trainer.Args{Preset: "demo", Python: trainer.Python})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo train:", err)
+		return 2
 	}
-
+	data, out, preset, python, help, pass := ta.Data, ta.Out, ta.Preset, ta.Python, ta.Help, ta.Pass
 	root, err := trainer.Root()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "neo train: %v\n", err)

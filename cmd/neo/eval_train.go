@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/neo-search/neo/exporter/trainer"
@@ -132,8 +130,8 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo 
 		fmt.Println(string(b))
 		return 0
 	}
-	evalPrintReport(os.Stdout, rep, k)
-	printTrainReport(os.Stdout, tr)
+	rep.WriteText(os.Stdout, k)
+	tr.WriteText(os.Stdout)
 	return 0
 }
 
@@ -164,18 +162,4 @@ func addArmMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []
 		opened, infos = append(opened, nm), append(infos, a)
 	}
 	return cleanup, nil
-}
-
-func printTrainReport(w io.Writer, tr *trainrun.Report) {
-	fmt.Fprintf(w, "\ntraining: preset %s, device %s, max_seq %d, sequence samples %v; SIDs in %.1fs; whole run %.0fs (evaluation %.0fs)\n",
-		tr.Preset, tr.Device, tr.MaxSeq, tr.Sequence, tr.SIDSeconds, tr.Seconds, tr.EvalSeconds)
-	fmt.Fprintf(w, "  %-10s %-18s %-22s %-16s %8s %10s %10s %8s\n", "arm", "method", "data", "steps W,G,I", "train_s", "s/step(I)", "ms/token", "device")
-	for _, a := range tr.Arms {
-		st := fmt.Sprintf("%d,%d,%d", a.Steps[exporter.StageWarmup], a.Steps[exporter.StageGround], a.Steps[exporter.StageInstruct])
-		fmt.Fprintf(w, "  %-10s %-18s %-22s %-16s %8.0f %10.3f %10.3f %8s\n", a.Arm, a.Method, strings.Join(a.Data, "+"), st,
-			a.TrainSeconds, a.SecondsPerStep[exporter.StageInstruct], a.DecodeMSPerToken, a.Device)
-	}
-	for _, s := range tr.Skipped {
-		fmt.Fprintln(w, "skipped:", s)
-	}
 }

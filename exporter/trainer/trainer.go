@@ -5,6 +5,7 @@
 package trainer
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Script is the trainer, relative to the repository root.
@@ -76,4 +78,94 @@ func Root() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot find %s above the working directory or the neo binary; run neo train inside the neo repository", Script)
+}
+
+// Env is what the trainer's interpreter provides.
+type Env struct {
+	Torch, Device, NumPy string // torch version, "cuda" or "no-cuda", numpy version
+	ONNX                 string // onnx version; "" when it does not import (exports then skip graph folding)
+	Err                  error  // torch or numpy does not import: no training
+}
+
+// Check asks python which torch, numpy and onnx it imports (each import at
+// most 90 s: a first torch import can be slow).
+func Check(python string) Env {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var env Env
+	out, err := exec.CommandContext(ctx, python, "-c",
+		"import torch, numpy; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'no-cuda', numpy.__version__)").CombinedOutput()
+	f := strings.Fields(string(out))
+	switch {
+	case err != nil:
+		msg := strings.TrimSpace(string(out))
+		if len(msg) > 300 {
+			msg = msg[len(msg)-300:]
+		}
+		env.Err = fmt.Errorf("%v %s", err, msg)
+		return env
+	case len(f) != 3:
+		env.Err = fmt.Errorf("unexpected answer %q", strings.TrimSpace(string(out)))
+		return env
+	}
+	env.Torch, env.Device, env.NumPy = f[0], f[1], f[2]
+	if o, err := exec.CommandContext(ctx, python, "-c", "import onnx; print(onnx.__version__)").Output(); err == nil {
+		env.ONNX = strings.TrimSpace(string(o))
+	}
+	return env
+}
+
+// Args are neo train's own flags (--data, --out, --preset, --python, -h);
+// Pass is every other argument, in order, for train.py.
+type Args struct {
+	Data, Out, Preset, Python string
+	Help                      bool
+	Pass                      []string
+}
+
+// ParseArgs splits a command line into neo train's flags (as --name value
+// or --name=value, one or two dashes) and train.py's; "--" passes the rest
+// through. def gives the flags' defaults. Parsed by hand: the flag package
+// cannot pass unknown flags on.
+func ParseArgs(args []string, def Args) (Args, error) {
+	out := def
+	out.Pass = nil
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out.Pass = append(out.Pass, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			out.Pass = append(out.Pass, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var dst *string
+		switch name {
+		case "data":
+			dst = &out.Data
+		case "out":
+			dst = &out.Out
+		case "preset":
+			dst = &out.Preset
+		case "python":
+			dst = &out.Python
+		case "h", "help":
+			out.Help = true
+			continue
+		default:
+			out.Pass = append(out.Pass, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return out, fmt.Errorf("flag --%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		*dst = val
+	}
+	return out, nil
 }

@@ -625,3 +625,24 @@ func WriteTagQueries(w io.Writer, tags []TagApplication, known map[int]bool, opt
 	}
 	return nil
 }
+
+// WriteText writes the counts as text, for a conversion into out.
+func (st *MovieLensStats) WriteText(w io.Writer, out string) {
+	fmt.Fprintf(w, "wrote %s\n", out)
+	fmt.Fprintf(w, "  items          %d\n", st.Items)
+	if st.NoInteractionsFile {
+		fmt.Fprintln(w, "  interactions   none (no ratings.csv)")
+	} else {
+		fmt.Fprintf(w, "  interactions   %d (train %d, valid %d, test %d) of %d users\n",
+			st.Interactions, st.TrainInteractions, st.ValidInteractions, st.TestInteractions, st.Users)
+	}
+	if st.NoQueriesFile {
+		fmt.Fprintln(w, "  queries        none (no tags.csv)")
+	} else {
+		fmt.Fprintf(w, "  queries        train %d, valid %d, test %d (from %d tag applications, %d (tag, movie) pairs: train %d, valid %d, test %d)\n",
+			st.TrainQueries, st.ValidQueries, st.TestQueries, st.TagApplications, st.TagPairs, st.TrainPairs, st.ValidPairs, st.TestPairs)
+	}
+	if st.DroppedRatings+st.DroppedTags > 0 {
+		fmt.Fprintf(w, "  dropped        %d ratings, %d tags (unknown movie or empty tag)\n", st.DroppedRatings, st.DroppedTags)
+	}
+}

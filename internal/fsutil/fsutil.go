@@ -1,5 +1,6 @@
 // Package fsutil holds the file-system helpers several packages share:
-// atomic file replacement and finding the repository root.
+// atomic file replacement, finding the repository root, telling a
+// terminal from a pipe.
 package fsutil
 
 import (
@@ -70,4 +71,11 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// IsTerminal reports whether f is a terminal, where a progress bar can
+// redraw itself; elsewhere (logs, pipes) it would only add noise.
+func IsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -57,3 +57,14 @@ func TestRepoRoot(t *testing.T) {
 		t.Fatalf("root %s does not hold this package: %v", root, err)
 	}
 }
+
+func TestIsTerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) {
+		t.Fatal("a regular file is a terminal")
+	}
+}

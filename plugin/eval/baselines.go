@@ -36,6 +36,25 @@ type Methods struct {
 	Recommend map[string]Recommender
 }
 
+// Keep drops the methods whose names are not in names (spaces around a
+// name are ignored).
+func (m *Methods) Keep(names []string) {
+	keep := make([]string, len(names))
+	for i, n := range names {
+		keep[i] = strings.TrimSpace(n)
+	}
+	for name := range m.Search {
+		if !slices.Contains(keep, name) {
+			delete(m.Search, name)
+		}
+	}
+	for name := range m.Recommend {
+		if !slices.Contains(keep, name) {
+			delete(m.Recommend, name)
+		}
+	}
+}
+
 // PriorWeight is the weight of the popularity prior in bm25_prior:
 // score = bm25/max_bm25 + PriorWeight * log(1+pop)/log(1+max_pop), over the
 // BM25 hits of the query (both terms lie in [0,1]). Fixed a priori, not

@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	istats "github.com/neo-search/neo/internal/stats"
 	"github.com/schollz/progressbar/v3"
+
+	istats "github.com/neo-search/neo/internal/stats"
 
 	"github.com/neo-search/neo/index"
 )

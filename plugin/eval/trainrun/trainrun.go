@@ -21,6 +21,7 @@ import (
 	"github.com/neo-search/neo/exporter/trainer"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/sid"
 )
@@ -241,7 +242,7 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 	opt := assign.Defaults()
 	opt.Levels, opt.CoocWeight = o.Levels, o.CoocWeight
 	bo := assign.BuildOptions{Items: filepath.Join(ds.Dir, index.ItemsFile), Interactions: inter, Assign: opt, BatchSize: 500, Progress: progress}
-	if f, ok := logw.(*os.File); ok && progress != nil && isTerminal(f) {
+	if f, ok := logw.(*os.File); ok && progress != nil && fsutil.IsTerminal(f) {
 		bo.ImportProgress = f
 	}
 	t0 := time.Now()
@@ -373,9 +374,17 @@ func (a *ArmInfo) readTraining(model string) error {
 	return nil
 }
 
-// isTerminal reports whether f is a terminal, where a progress bar can
-// redraw itself.
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// WriteText writes the report as a text table, one line per arm.
+func (tr *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "\ntraining: preset %s, device %s, max_seq %d, sequence samples %v; SIDs in %.1fs; whole run %.0fs (evaluation %.0fs)\n",
+		tr.Preset, tr.Device, tr.MaxSeq, tr.Sequence, tr.SIDSeconds, tr.Seconds, tr.EvalSeconds)
+	fmt.Fprintf(w, "  %-10s %-18s %-22s %-16s %8s %10s %10s %8s\n", "arm", "method", "data", "steps W,G,I", "train_s", "s/step(I)", "ms/token", "device")
+	for _, a := range tr.Arms {
+		st := fmt.Sprintf("%d,%d,%d", a.Steps[exporter.StageWarmup], a.Steps[exporter.StageGround], a.Steps[exporter.StageInstruct])
+		fmt.Fprintf(w, "  %-10s %-18s %-22s %-16s %8.0f %10.3f %10.3f %8s\n", a.Arm, a.Method, strings.Join(a.Data, "+"), st,
+			a.TrainSeconds, a.SecondsPerStep[exporter.StageInstruct], a.DecodeMSPerToken, a.Device)
+	}
+	for _, s := range tr.Skipped {
+		fmt.Fprintln(w, "skipped:", s)
+	}
 }

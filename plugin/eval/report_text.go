@@ -1,0 +1,63 @@
+package eval
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// WriteText writes the report as text tables, one per block, at the
+// headline cut-off k and at 30.
+func (rep *Report) WriteText(w io.Writer, k int) {
+	cuts := []int{k}
+	if k != 30 {
+		cuts = append(cuts, 30)
+	}
+	slices.Sort(cuts)
+	cols := []string{}
+	for _, c := range cuts {
+		cols = append(cols, "hr@"+strconv.Itoa(c), "ndcg@"+strconv.Itoa(c))
+	}
+	cols = append(cols, "hr@"+strconv.Itoa(k)+"_se", "n", "latency_ms_p50", "latency_ms_p99")
+	fmt.Fprintf(w, "dataset %s (split %s)\n", rep.Dataset, rep.Split)
+	block := func(title string, b map[string]Metrics) {
+		if len(b) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s\n  %-18s", title, "method")
+		for _, c := range cols {
+			fmt.Fprintf(w, " %10s", strings.TrimPrefix(c, "latency_ms_"))
+		}
+		fmt.Fprintln(w)
+		names := make([]string, 0, len(b))
+		for n := range b {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-18s", n)
+			for _, c := range cols {
+				if c == "n" {
+					fmt.Fprintf(w, " %10d", int(b[n][c]))
+				} else {
+					fmt.Fprintf(w, " %10.4f", b[n][c])
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	block("search", rep.Search)
+	block("search, query seen in train", rep.SearchSeen)
+	block("search, query unseen in train", rep.SearchUnseen)
+	block("recommend", rep.Recommend)
+	fmt.Fprintf(w, "\ninvalid_sids %d  type_violations %d  format_violations %d  short_lists %d  errors %d\n",
+		rep.InvalidSIDs, rep.TypeViolations, rep.FormatViolations, rep.ShortLists, rep.Errors)
+	for _, s := range rep.Skipped {
+		fmt.Fprintln(w, "skipped:", s)
+	}
+	for _, s := range rep.ErrorMessages {
+		fmt.Fprintln(w, "error:", s)
+	}
+}
