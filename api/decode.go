@@ -11,6 +11,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/internal/textutil"
 
 	"github.com/neo-search/neo/plugin"
@@ -60,30 +62,7 @@ func (l Limits) withDefaults() Limits {
 const defaultK = 10
 
 // Types is an entity type list; JSON accepts one string or an array.
-type Types []string
-
-// UnmarshalJSON takes "handbag" or ["handbag", "shoe"].
-func (t *Types) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s == "" {
-			*t = nil
-		} else {
-			*t = Types{s}
-		}
-		return nil
-	}
-	var a []string
-	if err := json.Unmarshal(b, &a); err != nil {
-		return errors.New("type: want a string or an array of strings")
-	}
-	*t = a
-	return nil
-}
+type Types = index.Types
 
 // SearchRequest is the body of POST /v1/search.
 type SearchRequest struct {
@@ -236,24 +215,19 @@ func format(f string, allowed ...string) error {
 	return badRequest(CodeInvalidArgument, "format %q is not one of %s", clip(f), strings.Join(allowed, ", "))
 }
 
-// filter turns a filter field into a query: a JSON string is a Bleve
-// query string, an object a Bleve JSON query; null or "" is no filter.
+// filter turns a filter field into a query (index.ParseFilterJSON; an
+// object goes through the injected parser, so it may hold generative
+// nodes); null or "" is no filter.
 func (d *decoder) filter(raw json.RawMessage) (query.Query, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+	q, err := index.ParseFilterJSON(raw, func(b []byte) (query.Query, error) { return d.jsonQuery(b, "filter", CodeBadFilter) })
+	var ae *apiError
+	switch {
+	case err == nil:
+		return q, nil
+	case errors.As(err, &ae), errors.Is(err, plugin.ErrNotReady):
+		return nil, err
 	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, badRequest(CodeBadFilter, "filter: %s", jsonMessage(err))
-		}
-		return queryString(s, "filter", CodeBadFilter)
-	case '{':
-		return d.jsonQuery(raw, "filter", CodeBadFilter)
-	}
-	return nil, badRequest(CodeBadFilter, "filter: want a Bleve query string or a Bleve JSON query object")
+	return nil, badRequest(CodeBadFilter, "filter: %s", jsonMessage(err))
 }
 
 // queryString parses a Bleve query string now, so that its syntax errors

@@ -27,6 +27,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search/query"
+
 	"github.com/neo-search/neo/sid"
 )
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
+
 	"github.com/neo-search/neo/sid"
 )
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/blevesearch/bleve/v2/search/query"
+
 	"github.com/neo-search/neo/sid"
 )
 

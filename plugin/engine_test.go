@@ -16,6 +16,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
 	"github.com/neo-search/neo/plugin/prior"
@@ -353,7 +354,7 @@ func TestGenerativeQueryComposes(t *testing.T) {
 	gen := NewGenerativeQuery(e, Request{Task: TaskSearch, Query: "a gift that sparkles", K: 30})
 	// what the generative clause alone returns; the term clause keeps the
 	// type of its first item
-	alone, err := e.Generate(context.Background(), gen.Request())
+	alone, err := e.Generate(context.Background(), gen.engineRequest())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
+
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin/prior"
 )
@@ -26,15 +27,10 @@ import (
 //
 //	{"generative": {"task": "search", "query": "...", "type": "ring", "k": 10, "filter": {...}}}
 type GenerativeQuery struct {
-	Task    string      `json:"task,omitempty"`
-	Query   string      `json:"query,omitempty"`
-	History []string    `json:"history,omitempty"`
-	Context string      `json:"context,omitempty"`
-	Types   []string    `json:"types,omitempty"`
-	K       int         `json:"k,omitempty"`
-	Filter  query.Query `json:"-"`
-	// Fusion: as Request.Fusion ("fusion": {...} or "none" in JSON).
-	Fusion prior.Weights `json:"-"`
+	// Request is what the query decodes (always in the ids format); its
+	// JSON node carries task, query, history, context, types, k, filter
+	// and fusion.
+	Request
 	BoostV *query.Boost
 
 	engine *Engine
@@ -42,10 +38,7 @@ type GenerativeQuery struct {
 
 // NewGenerativeQuery makes a generative query served by e.
 func NewGenerativeQuery(e *Engine, req Request) *GenerativeQuery {
-	return &GenerativeQuery{
-		Task: req.Task, Query: req.Query, History: req.History, Context: req.Context,
-		Types: req.Types, K: req.K, Filter: req.Filter, Fusion: req.Fusion, engine: e,
-	}
+	return &GenerativeQuery{Request: req, engine: e}
 }
 
 // SetBoost implements query.BoostableQuery.
@@ -57,21 +50,27 @@ func (q *GenerativeQuery) SetBoost(b float64) {
 // Boost implements query.BoostableQuery.
 func (q *GenerativeQuery) Boost() float64 { return q.BoostV.Value() }
 
-// Request is the engine request the query runs (ids format).
-func (q *GenerativeQuery) Request() Request {
-	return Request{Task: q.Task, Query: q.Query, History: q.History, Context: q.Context,
-		Types: q.Types, K: q.K, Filter: q.Filter, Fusion: q.Fusion, Format: FormatIDs}
+// engineRequest is the engine request the query runs (ids format).
+func (q *GenerativeQuery) engineRequest() Request {
+	r := q.Request
+	r.Format = FormatIDs
+	return r
 }
 
 // MarshalJSON writes the {"generative": {...}} node.
 func (q *GenerativeQuery) MarshalJSON() ([]byte, error) {
-	type plain GenerativeQuery
+	r := &q.Request
 	inner := struct {
-		*plain
-		Filter query.Query  `json:"filter,omitempty"`
-		Fusion any          `json:"fusion,omitempty"`
-		Boost  *query.Boost `json:"boost,omitempty"`
-	}{(*plain)(q), q.Filter, nil, q.BoostV}
+		Task    string       `json:"task,omitempty"`
+		Query   string       `json:"query,omitempty"`
+		History []string     `json:"history,omitempty"`
+		Context string       `json:"context,omitempty"`
+		Types   []string     `json:"types,omitempty"`
+		K       int          `json:"k,omitempty"`
+		Filter  query.Query  `json:"filter,omitempty"`
+		Fusion  any          `json:"fusion,omitempty"`
+		Boost   *query.Boost `json:"boost,omitempty"`
+	}{r.Task, r.Query, r.History, r.Context, r.Types, r.K, r.Filter, nil, q.BoostV}
 	switch {
 	case q.Fusion == nil:
 	case len(q.Fusion) == 0:
@@ -88,7 +87,7 @@ func (q *GenerativeQuery) Searcher(ctx context.Context, r bindex.IndexReader, m 
 	if q.engine == nil {
 		return nil, fmt.Errorf("%w: generative query has no engine", ErrNotReady)
 	}
-	resp, err := q.engine.Generate(ctx, q.Request())
+	resp, err := q.engine.Generate(ctx, q.engineRequest())
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +217,7 @@ func parseGenerative(raw json.RawMessage, e *Engine) (query.Query, error) {
 		Query   string          `json:"query"`
 		History []string        `json:"history"`
 		Context string          `json:"context"`
-		Type    json.RawMessage `json:"type"`
+		Type    index.Types     `json:"type"`
 		Types   []string        `json:"types"`
 		K       int             `json:"k"`
 		Filter  json.RawMessage `json:"filter"`
@@ -230,29 +229,13 @@ func parseGenerative(raw json.RawMessage, e *Engine) (query.Query, error) {
 	if err := dec.Decode(&g); err != nil {
 		return nil, fmt.Errorf("%w: generative query: %v", ErrBadRequest, err)
 	}
-	q := &GenerativeQuery{Task: g.Task, Query: g.Query, History: g.History, Context: g.Context, Types: g.Types, K: g.K, engine: e}
-	if len(g.Type) > 0 && string(g.Type) != "null" {
-		var one string
-		if err := json.Unmarshal(g.Type, &one); err == nil {
-			if one != "" {
-				q.Types = append(q.Types, one)
-			}
-		} else if err := json.Unmarshal(g.Type, &q.Types); err != nil {
-			return nil, fmt.Errorf("%w: generative query: type must be a string or a list of strings", ErrBadRequest)
-		}
+	q := NewGenerativeQuery(e, Request{Task: g.Task, Query: g.Query, History: g.History, Context: g.Context,
+		Types: append(g.Types, g.Type...), K: g.K})
+	f, err := index.ParseFilterJSON(g.Filter, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: generative query filter: %v", ErrBadRequest, err)
 	}
-	if len(g.Filter) > 0 && string(g.Filter) != "null" {
-		var s string
-		var err error
-		if json.Unmarshal(g.Filter, &s) == nil {
-			q.Filter, err = index.ParseFilter(s)
-		} else {
-			q.Filter, err = query.ParseQuery(g.Filter)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: generative query filter: %v", ErrBadRequest, err)
-		}
-	}
+	q.Filter = f
 	if g.Fusion != nil {
 		w, err := prior.Parse(g.Fusion)
 		if err != nil {

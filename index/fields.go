@@ -1,0 +1,74 @@
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// Types is an entity type list as requests send it: JSON accepts one
+// string ("ring"; "" is no type) or an array (["ring", "scarf"]).
+type Types []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Types) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s == "" {
+			*t = nil
+		} else {
+			*t = Types{s}
+		}
+		return nil
+	}
+	var a []string
+	if err := json.Unmarshal(b, &a); err != nil {
+		return errors.New("type: want a string or an array of strings")
+	}
+	*t = a
+	return nil
+}
+
+// ParseFilterJSON reads a filter field of a JSON request: a string is a
+// filter as ParseFilter reads it, an object a Bleve JSON query read by
+// object (nil: query.ParseQuery) and validated; null, absent or "" is no
+// filter (nil, nil).
+func ParseFilterJSON(raw json.RawMessage, object func([]byte) (query.Query, error)) (query.Query, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		if len(bytes.TrimSpace([]byte(s))) == 0 {
+			return nil, nil
+		}
+		return ParseFilter(s)
+	case '{':
+		if object == nil {
+			object = query.ParseQuery
+		}
+		q, err := object(raw)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := q.(query.ValidatableQuery); ok {
+			if err := v.Validate(); err != nil {
+				return nil, err
+			}
+		}
+		return q, nil
+	}
+	return nil, fmt.Errorf("want a Bleve query string or a Bleve JSON query object")
+}
