@@ -573,3 +573,29 @@ func TestConcurrentStock(t *testing.T) {
 		}
 	}
 }
+
+// TypeOf agrees with the SID's type for every ordinal, main and delta.
+func TestSnapshotTypeOf(t *testing.T) {
+	c := openFixture(t)
+	if err := c.Rebuild(); err != nil {
+		t.Fatal(err)
+	}
+	// one more item after the rebuild lands in the delta
+	extra := fixture()[0]
+	extra.ID, extra.SID = "extra-1", ""
+	if err := c.Put(extra); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Snapshot()
+	if s.Len() < 2 {
+		t.Fatalf("snapshot of %d items", s.Len())
+	}
+	for o := uint32(0); int(o) < s.Len(); o++ {
+		if got, want := s.TypeOf(o), s.SID(o).Type; got != want || got == "" {
+			t.Fatalf("ordinal %d: TypeOf %q, SID type %q", o, got, want)
+		}
+	}
+	if got := s.TypeOf(uint32(s.Len()) + 5); got != "" {
+		t.Fatalf("out of range: %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 )
@@ -37,9 +38,9 @@ func (t *Types) UnmarshalJSON(b []byte) error {
 }
 
 // ParseFilterJSON reads a filter field of a JSON request: a string is a
-// filter as ParseFilter reads it, an object a Bleve JSON query read by
-// object (nil: query.ParseQuery) and validated; null, absent or "" is no
-// filter (nil, nil).
+// filter as ParseFilter reads it, an object (or a string holding one) a
+// Bleve JSON query read by object (nil: Bleve's parser, its panics turned
+// into errors) and validated; null, absent or "" is no filter (nil, nil).
 func ParseFilterJSON(raw json.RawMessage, object func([]byte) (query.Query, error)) (query.Query, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -51,13 +52,18 @@ func ParseFilterJSON(raw json.RawMessage, object func([]byte) (query.Query, erro
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
-		if len(bytes.TrimSpace([]byte(s))) == 0 {
+		s = strings.TrimSpace(s)
+		if s == "" {
 			return nil, nil
 		}
-		return ParseFilter(s)
+		if !strings.HasPrefix(s, "{") {
+			return ParseFilter(s)
+		}
+		raw = []byte(s) // a JSON query in a string: as an object
+		fallthrough
 	case '{':
 		if object == nil {
-			object = query.ParseQuery
+			object = parseQuery
 		}
 		q, err := object(raw)
 		if err != nil {
@@ -71,4 +77,15 @@ func ParseFilterJSON(raw json.RawMessage, object func([]byte) (query.Query, erro
 		return q, nil
 	}
 	return nil, fmt.Errorf("want a Bleve query string or a Bleve JSON query object")
+}
+
+// parseQuery is Bleve's JSON query parser with its panics on odd shapes
+// turned into errors.
+func parseQuery(b []byte) (q query.Query, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			q, err = nil, fmt.Errorf("invalid query: %v", r)
+		}
+	}()
+	return query.ParseQuery(b)
 }

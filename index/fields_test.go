@@ -80,14 +80,7 @@ func FuzzParseFilterJSON(f *testing.F) {
 	f.Add([]byte(`{"term":"ring","field":"type"}`))
 	f.Add([]byte(`{"conjuncts":[{"match":"gold"},{"min":1,"field":"price"}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		defer func() {
-			// Bleve's own parsers may panic on odd input; the callers
-			// recover, but ParseFilterJSON itself must not add panics
-			// for strings.
-			if r := recover(); r != nil && len(raw) > 0 && raw[0] == '"' {
-				t.Fatalf("panic on %q: %v", raw, r)
-			}
-		}()
+		// no panic, whatever Bleve's parser does with the input
 		q, err := ParseFilterJSON(raw, nil)
 		if err == nil && q != nil {
 			if v, ok := q.(query.ValidatableQuery); ok && v.Validate() != nil {

@@ -83,7 +83,7 @@ func ParseFilter(s string) (query.Query, error) {
 	var q query.Query
 	var err error
 	if strings.HasPrefix(s, "{") {
-		q, err = query.ParseQuery([]byte(s))
+		q, err = parseQuery([]byte(s))
 	} else {
 		qs := query.NewQueryStringQuery(s)
 		_, err = qs.Parse()

@@ -98,6 +98,21 @@ func (s *Snapshot) SID(ord uint32) sid.SID {
 	return out
 }
 
+// TypeOf returns the entity type of the item at ord ("" when out of
+// range), without building its SID.
+func (s *Snapshot) TypeOf(ord uint32) string {
+	t, o := s.locate(ord)
+	if t == nil {
+		return ""
+	}
+	var buf [sid.MaxCodes + 1]uint16
+	key := t.Key(o, buf[:0])
+	if len(key) == 0 || int(key[0]) >= len(s.Types) {
+		return ""
+	}
+	return s.Types[key[0]]
+}
+
 // Available reports whether the item at ord may be emitted: it exists, is
 // in stock and was not deleted.
 func (s *Snapshot) Available(ord uint32) bool {

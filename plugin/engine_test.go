@@ -508,9 +508,10 @@ func TestEngineStaticExpert(t *testing.T) {
 	}
 }
 
-// TestEngineRRFExpert: the rrf expert fuses its members' rankings (history
-// left out) into one mixture prior; under Max with a strong λ the beam
-// returns the fusion's order, and explain shows rrf's part.
+// TestEngineRRFExpert: the rrf expert fuses its members' rankings into one
+// mixture prior, ranking only what the request can emit (history and
+// other types out); under Max with a strong λ the beam returns the
+// fusion's order, and explain shows rrf's part.
 func TestEngineRRFExpert(t *testing.T) {
 	e := demoEngine(t)
 	ctx := context.Background()
@@ -518,29 +519,44 @@ func TestEngineRRFExpert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	byType := map[string][]string{}
 	for _, it := range items {
 		if it.InStock {
-			ids = append(ids, it.ID)
+			byType[it.Type] = append(byType[it.Type], it.ID)
 		}
 	}
-	if len(ids) < 4 {
-		t.Fatal("fewer than 4 items in stock")
+	var typ, other string
+	for tname, ids := range byType {
+		if len(ids) >= 4 && typ == "" {
+			typ = tname
+		} else if other == "" {
+			other = tname
+		}
 	}
-	h, a, b, c := ids[0], ids[1], ids[2], ids[3]
-	hits := func(hs ...prior.Hit) prior.Expert {
+	if typ == "" || other == "" {
+		t.Fatal("need two types, one with 4 items in stock")
+	}
+	h, a, b, c := byType[typ][0], byType[typ][1], byType[typ][2], byType[typ][3]
+	x := byType[other][0]
+	hits := func(ids ...string) prior.Expert {
+		hs := make([]prior.Hit, len(ids))
+		for i, id := range ids {
+			hs[i] = prior.Hit{ID: id, Score: float64(len(ids) - i)}
+		}
 		return prior.ExpertFunc(func(context.Context, prior.Query) ([]prior.Hit, error) { return hs, nil })
 	}
-	// rrf: a = 1/61 + 1/61, b = 1/62 + 1/61, c = 1/62 (h, the history, is left out)
+	// Ranked among what the request can emit: itemknn a, b; seqknn a;
+	// popularity b, c: a = 2/61 > b = 1/62 + 1/61 > c = 1/62. Counting the
+	// history h or the other type's x in the ranks would put b before a.
 	e.SetExperts(map[string]prior.Expert{
-		prior.ItemKNN:    hits(prior.Hit{ID: h, Score: 9}, prior.Hit{ID: a, Score: 3}, prior.Hit{ID: b, Score: 2}),
-		prior.SeqKNN:     hits(prior.Hit{ID: a, Score: 1}),
-		prior.Popularity: prior.StaticExpert{"": {{ID: b, Score: 1}, {ID: c, Score: 0.5}}},
+		prior.ItemKNN:    hits(h, x, a, b),
+		prior.SeqKNN:     hits(h, x, a),
+		prior.Popularity: prior.StaticExpert{"": {{ID: b, Score: 2}, {ID: c, Score: 1}}},
 	})
 	agg := e.FusionAgg(TaskRecommend)
 	e.SetFusionAgg(TaskRecommend, prior.Max)
 	t.Cleanup(func() { e.SetExperts(nil); e.SetFusionAgg(TaskRecommend, agg) })
-	resp, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{h}, K: 5, Explain: true, Fusion: prior.Weights{prior.RRF: 2000}})
+	resp, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{h}, Types: []string{typ}, K: 5, Explain: true, Fusion: prior.Weights{prior.RRF: 2000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +578,7 @@ func TestEngineRRFExpert(t *testing.T) {
 		t.Fatalf("parts %v show itemknn, which has no weight", p[0].Parts)
 	}
 	// without any member for the task, rrf changes nothing
-	e.SetExperts(map[string]prior.Expert{prior.BM25: hits(prior.Hit{ID: c, Score: 1})})
+	e.SetExperts(map[string]prior.Expert{prior.BM25: hits(c)})
 	pure, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{h}, K: 5, Fusion: prior.Weights{}})
 	if err != nil {
 		t.Fatal(err)

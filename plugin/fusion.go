@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/neo-search/neo/index"
@@ -257,7 +258,17 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 					if err != nil {
 						return nil, err
 					}
-					lists = append(lists, prior.Ranked(h, req.History, prior.RRFDepth))
+					// ranks among what the row can emit: available items
+					// of the request's types that pass the filter, the
+					// history (unless included) out
+					ok := make([]prior.Hit, 0, len(h))
+					for _, x := range h {
+						o, in := snap.Ordinal(x.ID)
+						if in && snap.Available(o) && emittable(&opts, f.off, o) && (req.Types == nil || slices.Contains(req.Types, snap.TypeOf(o))) {
+							ok = append(ok, x)
+						}
+					}
+					lists = append(lists, prior.Ranked(ok, prior.RRFDepth))
 				}
 				hits = prior.ReciprocalRank(lists)
 			} else {

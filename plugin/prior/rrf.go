@@ -13,8 +13,10 @@ const RRFK = 60
 const RRFDepth = 100
 
 // RRFMembers are the experts whose rankings the rrf expert fuses for a
-// task: the lists of the baseline-only fusions, bm25 and popularity for
-// search, itemknn, seqknn and popularity otherwise. As a prior inside the
+// task: the members of the baseline-only fusions, bm25 and popularity for
+// search, itemknn, seqknn and popularity otherwise. Each member's list is
+// its own hits that the request can emit (not the baselines' lists, which
+// are filled up with popular items to RRFDepth). As a prior inside the
 // beam, rrf is a mixture (a union of the lists) where the other experts
 // are a product (an item one expert misses keeps only the smoothing share):
 // the product favours items every expert likes, the mixture does not punish
@@ -27,9 +29,10 @@ func RRFMembers(task string) []string {
 }
 
 // Ranked is the ids of hits, best score first (ties by id, so that the
-// order does not depend on the expert's), without the ids of skip, at most
-// depth of them.
-func Ranked(hits []Hit, skip []string, depth int) []string {
+// order does not depend on the expert's), at most depth of them. The
+// caller leaves out what the request cannot emit first, so that ranks
+// count only items it can.
+func Ranked(hits []Hit, depth int) []string {
 	hs := slices.Clone(hits)
 	slices.SortFunc(hs, func(a, b Hit) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
@@ -37,16 +40,12 @@ func Ranked(hits []Hit, skip []string, depth int) []string {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	skipped := make(map[string]bool, len(skip))
-	for _, id := range skip {
-		skipped[id] = true
-	}
 	out := make([]string, 0, min(depth, len(hs)))
 	for _, h := range hs {
 		if len(out) == depth {
 			break
 		}
-		if h.Score > 0 && !skipped[h.ID] {
+		if h.Score > 0 {
 			out = append(out, h.ID)
 		}
 	}
