@@ -29,7 +29,8 @@ import (
 type GenerativeQuery struct {
 	// Request is what the query decodes (always in the ids format); its
 	// JSON node carries task, query, history, context, types, k, filter
-	// and fusion.
+	// and fusion, so other fields (BeamWidth, IncludeHistory, ...) apply
+	// in process but do not survive MarshalJSON.
 	Request
 	BoostV *query.Boost
 

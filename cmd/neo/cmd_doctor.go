@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/neo-search/neo/exporter/trainer"
 	"github.com/neo-search/neo/onnx"
@@ -76,9 +77,9 @@ func runDoctor(args []string) int {
 	default:
 		fmt.Printf("  python   %s\n  torch    %s (%s)\n  numpy    %s\n  ok\n", *python, env.Torch, env.Device, env.NumPy)
 	}
-	if env.Err == nil && env.ONNX != "" {
+	if env.ONNX != "" {
 		fmt.Printf("  onnx     %s (export folds the graph and adds num_logits_to_keep with it)\n", env.ONNX)
-	} else if env.Err == nil {
+	} else if _, err := os.Stat(*python); err == nil {
 		fmt.Printf("  WARN  %s cannot import onnx: exports keep the unfolded graph and no num_logits_to_keep\n", *python)
 		fmt.Println("        fix: apt-get install python3-onnx")
 	}

@@ -105,7 +105,7 @@ func runEval(args []string) int {
 			fmt.Fprintln(os.Stderr, "neo eval: --tune tunes a trained model; run --train first, then --tune --model DIR")
 			return 2
 		}
-		return evalTuneMain(ctx, dir, ne.model, neoeval.TuneOptions{K: *k, Limit: *tuneLimit, Aggs: aggs, Log: os.Stderr}, *asJSON)
+		return evalTuneMain(ctx, dir, ne.model, neoeval.TuneOptions{K: *k, Limit: *tuneLimit, Aggs: aggs, Log: os.Stderr, Beam: ne.opt.Beam}, *asJSON)
 	}
 	if topt.train {
 		if ne.model != "" {

@@ -23,7 +23,7 @@ import (
 
 const trainEvalUsage = `
 --train runs the whole pipeline on the data folder first: import into a
-temporary catalog, neo sids (with the train interactions), then for each
+temporary catalog (WORK/eval-train-index), neo sids (with the train interactions), then for each
 arm neo export and neo train, and finally the evaluation with the trained
 models next to the baselines:
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/exporter/trainer"
+	"github.com/neo-search/neo/index/assign"
 	"github.com/neo-search/neo/onnx"
 	"github.com/neo-search/neo/plugin/eval/trainrun"
 )
@@ -148,7 +149,7 @@ func TestEvalTrainNoQueries(t *testing.T) {
 		CoocWeight float64 `json:"cooc_weight"`
 		Levels     int     `json:"levels"`
 	}
-	readJSONFile(t, filepath.Join(work, "index.quantizer.json"), &q)
+	readJSONFile(t, assign.QuantizerPath(filepath.Join(work, trainrun.IndexDir)), &q)
 	var meta struct {
 		Training struct {
 			Seed int `json:"seed"`
@@ -198,7 +199,7 @@ func TestEvalTrainBadFlags(t *testing.T) {
 			if code == 0 || !strings.Contains(out, tc.flag) {
 				t.Fatalf("exit %d, stderr %q", code, out)
 			}
-			if _, err := os.Stat(filepath.Join(work, "index")); err == nil {
+			if _, err := os.Stat(filepath.Join(work, trainrun.IndexDir)); err == nil {
 				t.Fatal("imported before refusing the flag")
 			}
 		})

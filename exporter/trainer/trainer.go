@@ -93,6 +93,9 @@ func Check(python string) Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var env Env
+	if o, err := exec.CommandContext(ctx, python, "-c", "import onnx; print(onnx.__version__)").Output(); err == nil {
+		env.ONNX = strings.TrimSpace(string(o))
+	}
 	out, err := exec.CommandContext(ctx, python, "-c",
 		"import torch, numpy; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'no-cuda', numpy.__version__)").CombinedOutput()
 	f := strings.Fields(string(out))
@@ -109,9 +112,6 @@ func Check(python string) Env {
 		return env
 	}
 	env.Torch, env.Device, env.NumPy = f[0], f[1], f[2]
-	if o, err := exec.CommandContext(ctx, python, "-c", "import onnx; print(onnx.__version__)").Output(); err == nil {
-		env.ONNX = strings.TrimSpace(string(o))
-	}
 	return env
 }
 

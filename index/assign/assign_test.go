@@ -80,6 +80,25 @@ func TestBuild(t *testing.T) {
 	if rep.Import.Imported != 60 || len(rep.Import.Bad) != 0 {
 		t.Fatalf("import %+v", rep.Import)
 	}
+	// the log's sessions reach the assignment: every type mixes in
+	// co-occurrence, which a build without the log does not
+	if len(rep.SIDs.PerType) != 2 {
+		t.Fatalf("per type %+v, want ring and scarf", rep.SIDs.PerType)
+	}
+	for _, pt := range rep.SIDs.PerType {
+		if !strings.Contains(pt.Source, "cooc") {
+			t.Fatalf("type %s: source %q, want co-occurrence from the interactions", pt.Type, pt.Source)
+		}
+	}
+	plain, err := Build(ctx, filepath.Join(root, "plain"), BuildOptions{Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range plain.SIDs.PerType {
+		if strings.Contains(pt.Source, "cooc") {
+			t.Fatalf("without interactions, type %s: source %q", pt.Type, pt.Source)
+		}
+	}
 	got := sidsOf(t, dir)
 	seen := map[string]bool{}
 	for id, s := range got {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/sid"
@@ -31,6 +32,8 @@ type BuildReport struct {
 	Import  index.ImportReport // bad lines are skipped, not an error: the caller decides
 	SIDs    *Result
 	Applied int // items whose SID the model's table changed
+	// ImportSeconds and SIDSeconds time the import and the assignment.
+	ImportSeconds, SIDSeconds float64
 }
 
 // Build makes a catalog in dir from scratch: import the items, assign
@@ -60,6 +63,7 @@ func Build(ctx context.Context, dir string, o BuildOptions) (*BuildReport, error
 		return nil, err
 	}
 	rep := &BuildReport{}
+	t0 := time.Now()
 	rep.Import, err = cat.Import(ctx, f, index.ImportOptions{BatchSize: o.BatchSize, Progress: o.ImportProgress})
 	if cerr := cat.Close(); err == nil {
 		err = cerr
@@ -67,9 +71,12 @@ func Build(ctx context.Context, dir string, o BuildOptions) (*BuildReport, error
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
+	rep.ImportSeconds = time.Since(t0).Seconds()
+	t0 = time.Now()
 	if rep.SIDs, err = Run(tmp, o.Interactions, o.Assign, false, o.Progress); err != nil {
 		return nil, fmt.Errorf("assigning SIDs: %w", err)
 	}
+	rep.SIDSeconds = time.Since(t0).Seconds()
 	if o.Model != "" {
 		_, err := os.Stat(filepath.Join(o.Model, sid.AssignmentsFile))
 		switch {

@@ -59,7 +59,7 @@ func Decode(ctx context.Context, o DecodeOptions) (*DecodeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer eng.Close()
+	defer func() { eng.Close(); eng.Catalog().Close() }()
 	queries := ds.QueriesOf("test")
 	if len(queries) == 0 {
 		queries = ds.QueriesOf("train")

@@ -138,7 +138,8 @@ func ParseFusion(s string) (map[string]prior.Weights, error) {
 }
 
 // OpenEngine builds an in-memory catalog of items with the SIDs of the
-// model directory and opens the engine over it.
+// model directory and opens the engine over it. Closing the engine leaves
+// the catalog open: close eng.Catalog() too.
 func OpenEngine(ctx context.Context, modelDir string, items []index.Item) (*plugin.Engine, error) {
 	sids, err := sid.ReadAssignments(filepath.Join(modelDir, sid.AssignmentsFile))
 	if err != nil {
@@ -148,6 +149,16 @@ func OpenEngine(ctx context.Context, modelDir string, items []index.Item) (*plug
 	if err != nil {
 		return nil, err
 	}
+	eng, err := openOn(ctx, cat, modelDir, items, sids)
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
+	return eng, nil
+}
+
+// openOn fills cat and opens the engine over it.
+func openOn(ctx context.Context, cat *index.Catalog, modelDir string, items []index.Item, sids map[string]string) (*plugin.Engine, error) {
 	withSIDs := make([]index.Item, len(items))
 	for i, it := range items {
 		it.SID = sids[it.ID]

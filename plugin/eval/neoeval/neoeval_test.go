@@ -135,7 +135,8 @@ func TestAdd(t *testing.T) {
 	defer kit.Close()
 	m := kit.Baselines()
 	fusion := map[string]prior.Weights{"search": {"bm25": 64}, "recommend": {"rrf": 4}}
-	nm, used, err := Add(ctx, ds, kit, model, "neo", true, true, &m, Options{Fusion: fusion, RRF: true})
+	agg := prior.Max
+	nm, used, err := Add(ctx, ds, kit, model, "neo", true, true, &m, Options{Fusion: fusion, RRF: true, Agg: &agg, Beam: 12})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +148,16 @@ func TestAdd(t *testing.T) {
 	}
 	if len(used) != 2 {
 		t.Fatalf("fusion used %v, want both tasks", used)
+	}
+	// the options reach the engine and the methods
+	for _, task := range []string{plugin.TaskSearch, plugin.TaskRecommend} {
+		if got := nm.Engine().FusionAgg(task); got != prior.Max {
+			t.Fatalf("%s agg %v, want max", task, got)
+		}
+	}
+	neo := m.Search["neo"].(*Method)
+	if neo.beam != 12 || nm.beam != 12 || neo.fusion["bm25"] != 64 || len(nm.fusion) != 0 {
+		t.Fatalf("neo beam %d fusion %v; model alone beam %d fusion %v", neo.beam, neo.fusion, nm.beam, nm.fusion)
 	}
 	known := map[string]bool{}
 	for _, it := range ds.Items {
@@ -168,6 +179,22 @@ func TestAdd(t *testing.T) {
 			}
 			seen[id] = true
 		}
+	}
+	// fusion changes what neo answers, for some of the test queries
+	differ := false
+	for _, q := range ds.QueriesOf("test")[:10] {
+		a, err := m.Search["neo"].Search(ctx, q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := m.Search["neo_model"].Search(ctx, q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		differ = differ || !slices.Equal(a, b)
+	}
+	if !differ {
+		t.Fatal("neo with bm25 64 answers as the model alone on 10 queries")
 	}
 	hist := []string{ds.Items[0].ID, ds.Items[1].ID}
 	ids, err := m.Recommend["neo"].Recommend(ctx, hist, "", 10)

@@ -56,6 +56,7 @@ type TuneOptions struct {
 	Limit int         // at most this many valid cases per task and trial (0: all)
 	Aggs  []prior.Agg // aggregations to tune under, the better kept (nil: sum)
 	Log   io.Writer   // a line per trial (nil: none)
+	Beam  int         // beam width (0: the engine's, max(k, 10)), as Options.Beam
 }
 
 // Tune tunes the fusion weights of the model in dir (DefaultModelDir when
@@ -117,7 +118,7 @@ func Tune(ctx context.Context, ds *eval.Dataset, model string, o TuneOptions) (*
 		eng.SetExperts(kit.Experts())
 		info := &TuneTask{Split: "valid", Note: t.note, Metric: t.metric, ByAgg: map[string]*TuneAgg{}}
 		score := func(w prior.Weights) (float64, error) {
-			nm := &Method{eng: eng, fusion: w}
+			nm := &Method{eng: eng, beam: o.Beam, fusion: w}
 			var ms eval.Methods
 			if t.name == plugin.TaskSearch {
 				ms.Search = map[string]eval.Searcher{"neo": nm}

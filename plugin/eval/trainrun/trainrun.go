@@ -81,7 +81,7 @@ type Report struct {
 	TrainSeed   int         `json:"train_seed"`
 	Items       int         `json:"items"`
 	SIDs        *sid.Report `json:"sids,omitempty"`
-	SIDSeconds  float64     `json:"sid_seconds"` // the import and the SIDs
+	SIDSeconds  float64     `json:"sid_seconds"`
 	Arms        []*ArmInfo  `json:"arms"`
 	Skipped     []string    `json:"skipped"`
 	Seconds     float64     `json:"seconds"` // the whole run, evaluation included
@@ -115,8 +115,11 @@ type ArmInfo struct {
 	Spec     Arm    `json:"-"`
 }
 
-// Run imports the data folder's items into work/index, assigns SIDs, and
-// exports and trains each arm into work/ARM/{export,model}.
+// IndexDir is the catalog Run builds under its work folder.
+const IndexDir = "eval-train-index"
+
+// Run imports the data folder's items into work/IndexDir, assigns SIDs,
+// and exports and trains each arm into work/ARM/{export,model}.
 func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report, error) {
 	logw := o.Log
 	if logw == nil {
@@ -229,8 +232,10 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		}
 	}
 
-	// Import and SIDs, shared by the arms (a fresh catalog each run).
-	indexDir := filepath.Join(work, "index")
+	// Import and SIDs, shared by the arms: a fresh catalog each run, in a
+	// folder only this pipeline writes (--work may be a folder that holds
+	// other things, even neo serve's .neo).
+	indexDir := filepath.Join(work, IndexDir)
 	if err := os.RemoveAll(indexDir); err != nil {
 		return nil, err
 	}
@@ -245,7 +250,6 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 	if f, ok := logw.(*os.File); ok && progress != nil && fsutil.IsTerminal(f) {
 		bo.ImportProgress = f
 	}
-	t0 := time.Now()
 	brep, err := assign.Build(ctx, indexDir, bo)
 	if err != nil {
 		return nil, err
@@ -254,9 +258,9 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(bad), index.ItemsFile, bad[0].Error())
 	}
 	say("imported %d items into %s", brep.Import.Imported, indexDir)
-	tr.SIDSeconds = time.Since(t0).Seconds()
+	tr.SIDSeconds = brep.SIDSeconds
 	tr.SIDs = &brep.SIDs.Report
-	say("imported and assigned SIDs in %.1fs", tr.SIDSeconds)
+	say("assigned SIDs in %.1fs", tr.SIDSeconds)
 	base, err := exporter.ReadInput(indexDir, "", nil)
 	if err != nil {
 		return nil, err
