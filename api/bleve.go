@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -105,11 +107,24 @@ func (s *Server) bleveSearch(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-// docID returns the :docID path parameter, unescaped.
+// docID returns the :docID path parameter, decoded once: echo matches on
+// the raw path when it holds an escaped slash ("a%2Fb"), and then hands
+// the parameter over still escaped; otherwise it is already decoded. An id
+// must be valid UTF-8.
 func docID(c echo.Context) (string, error) {
 	id := c.Param("docID")
+	if c.Request().URL.RawPath != "" {
+		u, err := url.PathUnescape(id)
+		if err != nil {
+			return "", badRequest(CodeInvalidArgument, "document id %q: %v", clip(id), err)
+		}
+		id = u
+	}
 	if strings.TrimSpace(id) == "" {
 		return "", badRequest(CodeMissingField, "document id cannot be empty")
+	}
+	if !utf8.ValidString(id) {
+		return "", badRequest(CodeInvalidArgument, "document id is not valid UTF-8")
 	}
 	return id, nil
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/search/searcher"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/internal/textutil"
@@ -473,7 +475,67 @@ func (d *decoder) searchRequest(body []byte) (*bleve.SearchRequest, error) {
 	if err := sr.Validate(); err != nil {
 		return nil, badRequest(CodeBadQuery, "%v", err)
 	}
+	// What Bleve would only refuse (or panic on) while executing is the
+	// client's mistake: refuse it here, as a 400.
+	for name, f := range sr.Facets {
+		if f == nil || f.Size < 0 || f.Size > d.lim.MaxSize {
+			return nil, badRequest(CodeInvalidArgument, "facet %q: size must be in [0, %d]", clip(name), d.lim.MaxSize)
+		}
+	}
+	if h := sr.Highlight; h != nil && h.Style != nil && !slices.Contains(highlighters, *h.Style) {
+		return nil, badRequest(CodeInvalidArgument, "highlight style %q: want one of %s", clip(*h.Style), strings.Join(highlighters, ", "))
+	}
+	if err := checkFuzziness(sr.Query); err != nil {
+		return nil, badRequest(CodeBadQuery, "query: %v", err)
+	}
 	return &sr, nil
+}
+
+// highlighters are the highlight styles Bleve registers.
+var highlighters = []string{"ansi", "html"}
+
+// checkFuzziness walks a query for a fuzziness Bleve refuses at execution
+// (above searcher.MaxFuzziness, or negative).
+func checkFuzziness(q query.Query) error {
+	bad := func(f int) error {
+		if f < 0 || f > searcher.MaxFuzziness {
+			return fmt.Errorf("fuzziness %d: want 0..%d", f, searcher.MaxFuzziness)
+		}
+		return nil
+	}
+	switch x := q.(type) {
+	case *query.FuzzyQuery:
+		return bad(x.Fuzziness)
+	case *query.MatchQuery:
+		return bad(x.Fuzziness)
+	case *query.MatchPhraseQuery:
+		return bad(x.Fuzziness)
+	case *query.PhraseQuery:
+		return bad(x.Fuzziness)
+	case *query.MultiPhraseQuery:
+		return bad(x.Fuzziness)
+	case *query.ConjunctionQuery:
+		for _, c := range x.Conjuncts {
+			if err := checkFuzziness(c); err != nil {
+				return err
+			}
+		}
+	case *query.DisjunctionQuery:
+		for _, c := range x.Disjuncts {
+			if err := checkFuzziness(c); err != nil {
+				return err
+			}
+		}
+	case *query.BooleanQuery:
+		for _, c := range []query.Query{x.Must, x.Should, x.MustNot} {
+			if c != nil {
+				if err := checkFuzziness(c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // safeUnmarshal guards against panics inside third-party UnmarshalJSON.

@@ -236,8 +236,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		d := time.Since(start)
 		status := res.Status
-		s.m.requests.WithLabelValues(route, req.Method, strconv.Itoa(status)).Inc()
-		s.m.latency.WithLabelValues(route, req.Method).Observe(d.Seconds())
+		method := metricMethod(req.Method)
+		s.m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		s.m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 		level := slog.LevelInfo
 		switch {
 		case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
@@ -435,4 +436,16 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		s.m.items.Set(float64(n))
 	}
 	s.m.handler().ServeHTTP(w, r)
+}
+
+// metricMethod is the method label of a request: the standard methods by
+// name, anything else "other", so that a client cannot grow /metrics (and
+// the heap) by inventing methods.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }

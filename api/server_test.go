@@ -505,6 +505,11 @@ func TestBleveAPI(t *testing.T) {
 		{name: "search unknown index", method: "POST", path: "/api/x/_search", body: `{"query":{"match_all":{}}}`, status: 404, code: CodeIndexNotFound},
 		{name: "search empty body", method: "POST", path: "/api/catalog/_search", body: ``, status: 400, code: CodeEmptyBody},
 		{name: "search bad JSON", method: "POST", path: "/api/catalog/_search", body: `{"query":`, status: 400, code: CodeBadJSON},
+		// refused by Bleve only while executing (a 500 before): the client's mistake
+		{name: "search facet size -5", method: "POST", path: "/api/catalog/_search", body: `{"query":{"match":"gold"},"facets":{"b":{"field":"brand","size":-5}}}`, status: 400, code: CodeInvalidArgument},
+		{name: "search fuzziness 100", method: "POST", path: "/api/catalog/_search", body: `{"query":{"conjuncts":[{"match":"gold","fuzziness":100}]}}`, status: 400, code: CodeBadQuery},
+		{name: "search unknown highlighter", method: "POST", path: "/api/catalog/_search", body: `{"query":{"match":"gold"},"highlight":{"style":"neon"}}`, status: 400, code: CodeInvalidArgument},
+		{name: "search facet ok", method: "POST", path: "/api/catalog/_search", body: `{"query":{"match":"gold"},"facets":{"b":{"field":"brand","size":3}},"highlight":{"style":"html"}}`, status: 200},
 		{name: "search no query", method: "POST", path: "/api/catalog/_search", body: `{"size":3}`, status: 400, code: CodeBadQuery},
 		{name: "search unknown query type", method: "POST", path: "/api/catalog/_search", body: `{"query":{"fuzzyish":"x"}}`, status: 400, code: CodeBadQuery},
 		{name: "search invalid query", method: "POST", path: "/api/catalog/_search", body: `{"query":{"disjuncts":[{"match":"a"}],"min":5}}`, status: 400, code: CodeBadQuery},
@@ -699,6 +704,7 @@ func TestOpsAndRouting(t *testing.T) {
 	t.Run("metrics", func(t *testing.T) {
 		e.do("POST", "/v1/search", `{"query":"gold"}`)
 		e.do("POST", "/v1/search", `{"query":""}`)
+		e.do("FOOBAR1", "/v1/search", "") // a made-up method must not become a label
 		e.srv.cfg.Metrics.ObserveBatch(8)
 		_, b := e.do("GET", "/metrics", "")
 		for _, want := range []string{
@@ -706,11 +712,44 @@ func TestOpsAndRouting(t *testing.T) {
 			`neo_http_requests_total{code="400",method="POST",route="/v1/search"} 1`,
 			`neo_http_request_duration_seconds_bucket{method="POST",route="/v1/search"`,
 			`neo_decode_tokens_total `, `neo_decode_batch_size_count 1`, `neo_http_queue_depth 0`,
-			`neo_catalog_items 12`, `neo_model_ready 1`, `go_goroutines`,
+			`neo_catalog_items 12`, `neo_model_ready 1`, `go_goroutines`, `method="other"`,
 		} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("metrics lack %q", want)
 			}
 		}
+		if strings.Contains(string(b), "FOOBAR1") {
+			t.Error("a client's method became a metric label")
+		}
 	})
+}
+
+// Document ids are decoded once: an escaped slash round-trips, an escaped
+// UTF-8 id names the same item as its plain form, invalid UTF-8 is a 400.
+func TestDocIDDecoding(t *testing.T) {
+	e := newEnv(t, nil)
+	auth := []string{"Authorization", "Bearer " + testKey}
+	for _, tc := range []struct {
+		name, put, get, want string
+	}{
+		{"escaped slash", "/api/catalog/q%2Fr", "/api/catalog/q%2Fr", "q/r"},
+		{"escaped UTF-8 is the plain id", "/api/catalog/caf%C3%A9", "/api/catalog/café", "café"},
+		{"a literal percent stays", "/api/catalog/p%2541", "/api/catalog/p%2541", "p%41"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if resp, b := e.do("PUT", tc.put, `{"type":"scarf","title":"Slash scarf"}`, auth...); resp.StatusCode != 200 {
+				t.Fatalf("PUT %d %s", resp.StatusCode, b)
+			}
+			resp, b := e.do("GET", tc.get, "")
+			var doc struct {
+				ID string `json:"id"`
+			}
+			if resp.StatusCode != 200 || json.Unmarshal(b, &doc) != nil || doc.ID != tc.want {
+				t.Fatalf("GET %d %s, want id %q", resp.StatusCode, b, tc.want)
+			}
+		})
+	}
+	if resp, b := e.do("PUT", "/api/catalog/bad%FF", `{"type":"scarf","title":"x"}`, auth...); resp.StatusCode != 400 {
+		t.Fatalf("invalid UTF-8 id: %d %s, want 400", resp.StatusCode, b)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 )
 
 // benchmarks registers the `neo bench` family; each kind prints JSON.
@@ -20,19 +21,8 @@ func runBench(args []string) int {
 			kinds = append(kinds, k)
 		}
 		sort.Strings(kinds)
-		fmt.Fprintf(os.Stderr, "usage: neo bench <%s> [flags]\n", joinOr(kinds))
+		fmt.Fprintf(os.Stderr, "usage: neo bench <%s> [flags]\n", strings.Join(kinds, "|"))
 		return 2
 	}
 	return benchmarks[args[0]](args[1:])
-}
-
-func joinOr(a []string) string {
-	s := ""
-	for i, x := range a {
-		if i > 0 {
-			s += "|"
-		}
-		s += x
-	}
-	return s
 }

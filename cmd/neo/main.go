@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/neo-search/neo/internal/buildinfo"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand name
@@ -39,6 +41,13 @@ func parseFlags(fs *flag.FlagSet, args []string, positional bool) (code int, ok 
 }
 
 func register(c command) { commands[c.name] = c }
+
+func init() {
+	register(command{name: "version", summary: "print the version, VCS revision and Go version of this binary", run: func([]string) int {
+		fmt.Println(buildinfo.Read())
+		return 0
+	}})
+}
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: neo <command> [flags]\n\ncommands:")
