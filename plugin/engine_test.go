@@ -596,3 +596,47 @@ func TestEngineRRFExpert(t *testing.T) {
 		}
 	}
 }
+
+// An item whose SID the model cannot write (a code beyond its codebook, as
+// a catalog write may give it) does not fail a request that names it in
+// the history: it is left out of the prompt and still out of the answer.
+func TestEngineHistoryOutsideVocab(t *testing.T) {
+	e := demoEngine(t)
+	ctx := context.Background()
+	items, err := e.Catalog().Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := items[0]
+	s, err := sid.Parse(sid.TextPrefix + base.SID + sid.TextSuffix)
+	if err != nil {
+		s, err = sid.Parse(base.SID)
+	}
+	if err != nil {
+		t.Fatalf("SID %q: %v", base.SID, err)
+	}
+	last := len(s.Codes) - 1
+	s.Codes[last] = e.Meta().SID.CodeCount[last] // one past the model's codes
+	if _, err := e.Meta().SID.Tokens(s); err == nil {
+		t.Fatalf("%s is writable", s)
+	}
+	oov := base
+	oov.ID, oov.SID, oov.InStock = "oov-item", s.Key(), true
+	if err := e.Catalog().Put(oov); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Catalog().Delete(oov.ID) })
+	for _, format := range []string{FormatIDs, FormatMixed} {
+		t.Run(format, func(t *testing.T) {
+			resp, err := e.Generate(ctx, Request{Task: TaskRecommend, History: []string{oov.ID, items[1].ID}, K: 5, Format: format, MaxTokens: 40})
+			if err != nil {
+				t.Fatalf("history with an unwritable SID: %v", err)
+			}
+			for _, it := range resp.Items {
+				if it.ID == oov.ID {
+					t.Fatal("recommended the history item")
+				}
+			}
+		})
+	}
+}

@@ -139,6 +139,7 @@ func resolveHistory(snap *index.Snapshot, hist []string) ([]sid.SID, []uint32, e
 // items (as the exporter drops them in training); a prompt still too long
 // is an error.
 func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
+	history = e.writable(history)
 	seq := e.sequenceTemplate(req)
 	n := e.cfg.PromptHistory
 	if n == 0 {
@@ -167,6 +168,28 @@ func (e *Engine) buildPrompt(req *Request, history []sid.SID) ([]int32, error) {
 		drop := min((len(ids)-limit+span-1)/span, len(history)-1)
 		history = history[drop:]
 	}
+}
+
+// writable keeps the history items whose SIDs the model can write: an
+// item the catalog gave an SID outside the model's vocabulary (a type it
+// never saw, a code beyond its codebook) cannot be put into the prompt,
+// and one such item must not fail the whole request. It stays excluded
+// from the answer all the same.
+func (e *Engine) writable(history []sid.SID) []sid.SID {
+	var out []sid.SID // nil until an item is dropped
+	for i, s := range history {
+		_, err := e.meta.SID.Tokens(s)
+		switch {
+		case err != nil && out == nil:
+			out = append(make([]sid.SID, 0, len(history)), history[:i]...)
+		case err == nil && out != nil:
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		return history
+	}
+	return out
 }
 
 // sequenceTemplate is the recommend-sequence template when req is served
