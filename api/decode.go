@@ -488,6 +488,9 @@ func (d *decoder) searchRequest(body []byte) (*bleve.SearchRequest, error) {
 	if err := checkFuzziness(sr.Query); err != nil {
 		return nil, badRequest(CodeBadQuery, "query: %v", err)
 	}
+	if err := index.CheckPatterns(sr.Query); err != nil {
+		return nil, badRequest(CodeBadQuery, "query: %v", err)
+	}
 	return &sr, nil
 }
 

@@ -16,6 +16,7 @@
 package index
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,7 +166,7 @@ func decodeSource(id string, fields map[string]any) (Item, error) {
 // Items returns every item, sorted by id.
 func (c *Catalog) Items() ([]Item, error) {
 	var out []Item
-	err := c.scan(query.NewMatchAllQuery(), []string{FieldSource}, func(id string, fields map[string]any) error {
+	err := c.scan(context.Background(), query.NewMatchAllQuery(), []string{FieldSource}, func(id string, fields map[string]any) error {
 		it, err := decodeSource(id, fields)
 		out = append(out, it)
 		return err
@@ -262,7 +263,7 @@ func (c *Catalog) sidOwners(keys []string) (map[string]string, error) {
 		t.SetField(FieldSID)
 		qs[i] = t
 	}
-	err := c.scan(query.NewDisjunctionQuery(qs), []string{FieldSID}, func(id string, fields map[string]any) error {
+	err := c.scan(context.Background(), query.NewDisjunctionQuery(qs), []string{FieldSID}, func(id string, fields map[string]any) error {
 		if k, ok := fields[FieldSID].(string); ok {
 			out[k] = id
 		}

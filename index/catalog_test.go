@@ -553,7 +553,7 @@ func TestConcurrentStock(t *testing.T) {
 				for o := range uint32(s.Len()) {
 					_, _, _ = s.Available(o), s.ID(o), s.SID(o)
 				}
-				if _, err := c.FilterIn(s, bleve.NewMatchAllQuery()); err != nil {
+				if _, err := c.FilterIn(context.Background(), s, bleve.NewMatchAllQuery()); err != nil {
 					t.Error(err)
 					return
 				}

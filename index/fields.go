@@ -74,6 +74,9 @@ func ParseFilterJSON(raw json.RawMessage, object func([]byte) (query.Query, erro
 				return nil, err
 			}
 		}
+		if err := CheckPatterns(q); err != nil {
+			return nil, err
+		}
 		return q, nil
 	}
 	return nil, fmt.Errorf("want a Bleve query string or a Bleve JSON query object")
@@ -88,4 +91,57 @@ func parseQuery(b []byte) (q query.Query, err error) {
 		}
 	}()
 	return query.ParseQuery(b)
+}
+
+// Pattern bounds: a wildcard or regexp query beyond them is refused
+// before it runs, because Bleve's automata for such patterns take seconds
+// to build and do not stop on a request's deadline.
+const (
+	MaxPatternLen       = 256
+	MaxPatternWildcards = 16
+)
+
+// CheckPatterns walks q (compound queries and query strings included) and
+// refuses wildcard and regexp patterns beyond MaxPatternLen bytes or
+// MaxPatternWildcards wildcard characters.
+func CheckPatterns(q query.Query) error {
+	check := func(kind, p string, wild int) error {
+		if len(p) > MaxPatternLen || wild > MaxPatternWildcards {
+			return fmt.Errorf("%s pattern of %d bytes and %d wildcards: at most %d and %d", kind, len(p), wild, MaxPatternLen, MaxPatternWildcards)
+		}
+		return nil
+	}
+	switch x := q.(type) {
+	case *query.WildcardQuery:
+		return check("wildcard", x.Wildcard, strings.Count(x.Wildcard, "*")+strings.Count(x.Wildcard, "?"))
+	case *query.RegexpQuery:
+		return check("regexp", x.Regexp, strings.Count(x.Regexp, "*")+strings.Count(x.Regexp, "+")+strings.Count(x.Regexp, "{"))
+	case *query.QueryStringQuery:
+		p, err := x.Parse()
+		if err != nil {
+			return nil // its syntax error is reported where it is parsed
+		}
+		return CheckPatterns(p)
+	case *query.ConjunctionQuery:
+		for _, c := range x.Conjuncts {
+			if err := CheckPatterns(c); err != nil {
+				return err
+			}
+		}
+	case *query.DisjunctionQuery:
+		for _, c := range x.Disjuncts {
+			if err := CheckPatterns(c); err != nil {
+				return err
+			}
+		}
+	case *query.BooleanQuery:
+		for _, c := range []query.Query{x.Must, x.Should, x.MustNot} {
+			if c != nil {
+				if err := CheckPatterns(c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 package index
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -88,4 +91,39 @@ func FuzzParseFilterJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckPatterns(t *testing.T) {
+	long := strings.Repeat("*a", 300)
+	for _, tc := range []struct {
+		name string
+		q    query.Query
+		ok   bool
+	}{
+		{"short wildcard", &query.WildcardQuery{Wildcard: "gold*"}, true},
+		{"300 wildcards", &query.WildcardQuery{Wildcard: long}, false},
+		{"long regexp", &query.RegexpQuery{Regexp: strings.Repeat("a", MaxPatternLen+1)}, false},
+		{"nested in a conjunction", query.NewConjunctionQuery([]query.Query{query.NewMatchQuery("x"), &query.WildcardQuery{Wildcard: long}}), false},
+		{"nested in a boolean", query.NewBooleanQuery(nil, []query.Query{&query.WildcardQuery{Wildcard: long}}, nil), false},
+		{"in a query string", query.NewQueryStringQuery("title:" + strings.Repeat("*a", 40)), false},
+		{"plain query string", query.NewQueryStringQuery("+type:ring gold"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckPatterns(tc.q); (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	if _, err := ParseFilterJSON(json.RawMessage(`{"wildcard":"`+long+`","field":"title"}`), nil); err == nil {
+		t.Fatal("ParseFilterJSON accepted a 300-wildcard pattern")
+	}
+}
+
+func TestFilterInStopsOnCancel(t *testing.T) {
+	c := openFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.FilterIn(ctx, c.Snapshot(), query.NewMatchAllQuery()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
 }

@@ -15,8 +15,8 @@ const scanPage = 2000
 
 // scan calls fn for every document matching q, in id order, with the given
 // stored fields. It pages with search_after on _id, so the cost stays
-// linear however deep it goes.
-func (c *Catalog) scan(q query.Query, fields []string, fn func(id string, fields map[string]any) error) error {
+// linear however deep it goes; it stops when ctx is done.
+func (c *Catalog) scan(ctx context.Context, q query.Query, fields []string, fn func(id string, fields map[string]any) error) error {
 	var after []string
 	for {
 		req := bleve.NewSearchRequestOptions(q, scanPage, 0, false)
@@ -24,7 +24,10 @@ func (c *Catalog) scan(q query.Query, fields []string, fn func(id string, fields
 		req.Score = "none"
 		req.Fields = fields
 		req.SearchAfter = after
-		res, err := c.idx.SearchInContext(context.Background(), req)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := c.idx.SearchInContext(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -44,14 +47,14 @@ func (c *Catalog) scan(q query.Query, fields []string, fn func(id string, fields
 // the current snapshot, of the matching items that have one.
 // Availability is not applied: intersect with it when decoding.
 func (c *Catalog) Filter(q query.Query) (*roaring.Bitmap, error) {
-	return c.FilterIn(c.Snapshot(), q)
+	return c.FilterIn(context.Background(), c.Snapshot(), q)
 }
 
 // FilterIn is Filter against a given snapshot, for a reader that already
-// holds one.
-func (c *Catalog) FilterIn(s *Snapshot, q query.Query) (*roaring.Bitmap, error) {
+// holds one, stopping when ctx is done (a request's timeout).
+func (c *Catalog) FilterIn(ctx context.Context, s *Snapshot, q query.Query) (*roaring.Bitmap, error) {
 	bm := roaring.New()
-	err := c.scan(q, nil, func(id string, _ map[string]any) error {
+	err := c.scan(ctx, q, nil, func(id string, _ map[string]any) error {
 		if o, ok := s.Ordinal(id); ok {
 			bm.Add(o)
 		}
@@ -96,6 +99,9 @@ func ParseFilter(s string) (query.Query, error) {
 		if err := v.Validate(); err != nil {
 			return nil, fmt.Errorf("index: filter %q: %w", clip(s), err)
 		}
+	}
+	if err := CheckPatterns(q); err != nil {
+		return nil, fmt.Errorf("index: filter %q: %w", clip(s), err)
 	}
 	return q, nil
 }

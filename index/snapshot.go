@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -255,7 +256,7 @@ func (c *Catalog) readSnapshot() (*Snapshot, error) {
 	var recs []rec
 	widths := map[int]int{}
 	var unparsable, misfit, dup skipped
-	err := c.scan(query.NewMatchAllQuery(), []string{FieldSID, FieldInStock}, func(id string, f map[string]any) error {
+	err := c.scan(context.Background(), query.NewMatchAllQuery(), []string{FieldSID, FieldInStock}, func(id string, f map[string]any) error {
 		key, _ := f[FieldSID].(string)
 		if key == "" {
 			return nil

@@ -195,7 +195,7 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 	if err != nil {
 		return nil, err
 	}
-	opts, set, err := e.rowOptions(&req, snap, histOrds)
+	opts, set, err := e.rowOptions(ctx, &req, snap, histOrds)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 
 // rowOptions turns the request's filter, types and history into the
 // processor's constraint, in the snapshot's ordinal numbering.
-func (e *Engine) rowOptions(req *Request, snap *index.Snapshot, histOrds []uint32) (RowOptions, TrieSet, error) {
+func (e *Engine) rowOptions(ctx context.Context, req *Request, snap *index.Snapshot, histOrds []uint32) (RowOptions, TrieSet, error) {
 	set := TrieSet{Tries: [2]*sid.Trie{snap.Trie, snap.Delta}, TypeNames: [2][]string{snap.Types, snap.Types}}
 	opts := RowOptions{Format: req.Format, Budget: req.K}
 	if len(req.Types) > 0 {
@@ -228,7 +228,10 @@ func (e *Engine) rowOptions(req *Request, snap *index.Snapshot, histOrds []uint3
 		mainLen = uint32(snap.Trie.Len())
 	}
 	if req.Filter != nil {
-		bm, err := e.cat.FilterIn(snap, req.Filter)
+		bm, err := e.cat.FilterIn(ctx, snap, req.Filter)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return opts, set, ctxErr
+		}
 		if err != nil {
 			return opts, set, fmt.Errorf("%w: filter: %v", ErrBadRequest, err)
 		}
@@ -324,7 +327,7 @@ func fieldsOf(doc index.Item) map[string]any {
 func (e *Engine) NewProcessor(format string, budget int) (*LogitsProcessor, int, error) {
 	snap := e.cat.Snapshot()
 	req := Request{Format: format, K: budget}
-	opts, set, err := e.rowOptions(&req, snap, nil)
+	opts, set, err := e.rowOptions(context.Background(), &req, snap, nil)
 	if err != nil {
 		return nil, 0, err
 	}
