@@ -184,6 +184,14 @@ func (s *Server) docPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A body without "sid" keeps the item's SID (the GET → edit → PUT of a
+	// Bleve client must not take the item out of generation); "sid": ""
+	// clears it. A new type cannot keep an SID of the old one.
+	if !hasField(body, index.FieldSID) {
+		if old, ok, err := s.cfg.Catalog.Get(id); err == nil && ok && old.SID != "" && old.Type == it.Type {
+			it.SID = old.SID
+		}
+	}
 	// The answer is only written after Put returned: an acknowledged
 	// write is in the catalog.
 	if err := s.cfg.Catalog.Put(it); err != nil {
@@ -191,6 +199,17 @@ func (s *Server) docPut(c echo.Context) error {
 	}
 	s.m.writes.WithLabelValues("put").Inc()
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id})
+}
+
+// hasField reports whether a JSON object body has the top-level key name
+// (the body parsed before, by parseDoc).
+func hasField(body []byte, name string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	_, ok := m[name]
+	return ok
 }
 
 // parseDoc checks a PUT body against the URL id and parses it strictly.

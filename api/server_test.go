@@ -756,3 +756,40 @@ func TestDocIDDecoding(t *testing.T) {
 		t.Fatalf("invalid UTF-8 id: %d %s, want 400", resp.StatusCode, b)
 	}
 }
+
+// PUT without "sid" keeps the item's SID (the GET → edit → PUT of a Bleve
+// client), "sid": "" clears it, a new type does not inherit it.
+func TestPutKeepsSID(t *testing.T) {
+	e := newEnv(t, nil)
+	auth := []string{"Authorization", "Bearer " + testKey}
+	items, err := e.cat.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := items[0]
+	it.SID = it.Type + "-1-2-3-0"
+	if resp, b := e.do("PUT", "/api/catalog/"+it.ID, `{"type":"`+it.Type+`","title":"First","sid":"`+it.SID+`"}`, auth...); resp.StatusCode != 200 {
+		t.Fatalf("PUT with an SID: %d %s", resp.StatusCode, b)
+	}
+	sidOf := func() string {
+		got, _, err := e.cat.Get(it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.SID
+	}
+	put := func(body string) {
+		t.Helper()
+		if resp, b := e.do("PUT", "/api/catalog/"+it.ID, body, auth...); resp.StatusCode != 200 {
+			t.Fatalf("PUT %d %s", resp.StatusCode, b)
+		}
+	}
+	put(`{"type":"` + it.Type + `","title":"Renamed"}`)
+	if got := sidOf(); got != it.SID {
+		t.Fatalf("PUT without sid: SID %q, want %q kept", got, it.SID)
+	}
+	put(`{"type":"` + it.Type + `","title":"Renamed","sid":""}`)
+	if got := sidOf(); got != "" {
+		t.Fatalf(`PUT with "sid":"": SID %q, want none`, got)
+	}
+}
