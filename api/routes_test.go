@@ -30,6 +30,9 @@ func everyRoute(t *testing.T, s *Server) []routeCall {
 	}
 	var out []routeCall
 	for _, r := range s.Echo().Routes() {
+		if r.Method == http.MethodHead {
+			continue // GET's twin without a body (TestHead)
+		}
 		key := r.Method + " " + r.Path
 		body, known := bodies[key]
 		if r.Method == http.MethodPost || r.Method == http.MethodPut {

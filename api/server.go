@@ -160,6 +160,9 @@ func (s *Server) routesSetup() {
 	read, write := s.auth(false), s.auth(true)
 	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 		s.e.Add(method, path, h, m...)
+		if method == http.MethodGet { // HEAD is GET without the body (net/http drops it)
+			s.e.Add(http.MethodHead, path, h, m...)
+		}
 		s.routes[path] = true
 	}
 	// Operations and the page: always open, never queued.

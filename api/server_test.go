@@ -793,3 +793,16 @@ func TestPutKeepsSID(t *testing.T) {
 		t.Fatalf(`PUT with "sid":"": SID %q, want none`, got)
 	}
 }
+
+// HEAD answers every GET route as GET does, without a body.
+func TestHead(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, path := range []string{"/healthz", "/api/catalog/_count", "/openapi.json"} {
+		t.Run(path, func(t *testing.T) {
+			resp, b := e.do("HEAD", path, "")
+			if resp.StatusCode != 200 || len(b) != 0 {
+				t.Fatalf("HEAD %s: %d with %d bytes", path, resp.StatusCode, len(b))
+			}
+		})
+	}
+}
