@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 // TestOverload sends more concurrent requests than slots + queue to a slow
@@ -223,4 +225,19 @@ func compact(t *testing.T, b []byte) []byte {
 	}
 	out, _ := json.Marshal(v)
 	return out
+}
+
+// TestOpenAPIValid: the served document validates as OpenAPI 3.0 with a
+// real OpenAPI library (swagger-cli found `exclusiveMinimum: 0`, a 3.1
+// form, in this 3.0.3 document).
+func TestOpenAPIValid(t *testing.T) {
+	e := newEnv(t, nil)
+	_, b := e.do("GET", "/openapi.json", "")
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
