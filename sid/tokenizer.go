@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sugarme/tokenizer"
 )
 
 // Tokenizer is neo's byte-level BPE tokenizer: the BPE vocabulary first
@@ -28,6 +30,8 @@ type Tokenizer struct {
 	mu        sync.RWMutex
 	cache     map[string][]int32
 	cacheFull atomic.Bool
+
+	lib *tokenizer.Tokenizer // sugarme's reading of tokenizer.json (library.go); nil: built in memory
 }
 
 type mergeRule struct {
@@ -155,8 +159,13 @@ func (t *Tokenizer) TokenID(tok string) (int32, bool) {
 }
 
 // Encode turns plain text into BPE token ids. It never returns special or
-// SID ids; invalid UTF-8 bytes are encoded as U+FFFD each.
+// SID ids; invalid UTF-8 bytes are encoded as U+FFFD each. A tokenizer
+// loaded from a file encodes through sugarme/tokenizer where that library
+// is exact (library.go).
 func (t *Tokenizer) Encode(text string) ([]int32, error) {
+	if t.lib != nil && text != "" && libSafe(text) {
+		return t.libEncode(t.lib, text)
+	}
 	return t.AppendEncode(make([]int32, 0, len(text)/3+1), text), nil
 }
 

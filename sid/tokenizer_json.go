@@ -257,5 +257,8 @@ func LoadTokenizer(dir string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, path)
 	}
+	if err := t.attachLibrary(path); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
