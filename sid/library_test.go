@@ -51,9 +51,9 @@ func TestLibraryEncoder(t *testing.T) {
 	}
 	texts := append(demoTexts(t),
 		"A shopper searches for \"gold ring\". Which ring fit best?", // prompt text
-		strings.Repeat("x", 200),            // a long word: the package's encoder
-		"bad \xff utf8",                     // invalid UTF-8: the package's encoder
-		"looks like <|eos|> and [SID] text", // added-token text: the package's encoder
+		strings.Repeat("x", 200),                                     // a long word: the package's encoder
+		"bad \xff utf8",                                              // invalid UTF-8: the package's encoder
+		"looks like <|eos|> and [SID] text",                          // added-token text: the package's encoder
 	)
 	used := 0
 	for _, s := range texts {
