@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/assign"
 )
 
 // The Bleve-compatible routes follow bleve's HTTP handlers (bleve-explorer):
@@ -194,6 +196,17 @@ func (s *Server) docPut(c echo.Context) error {
 	}
 	// The answer is only written after Put returned: an acknowledged
 	// write is in the catalog.
+	if it.SID == "" && s.cfg.Coder != nil {
+		code, err := s.cfg.Coder.Put(it)
+		if err == nil {
+			s.m.writes.WithLabelValues("put").Inc()
+			return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id, "sid": code})
+		}
+		if !errors.Is(err, assign.ErrCannotCode) {
+			return err
+		}
+		s.log.Warn("item written without an SID", "id", id, "reason", err)
+	}
 	if err := s.cfg.Catalog.Put(it); err != nil {
 		return err
 	}

@@ -46,9 +46,19 @@ type Catalog interface {
 	Delete(id string) error
 }
 
+// Coder writes an item that has no SID with one (assign.Coder): a new item
+// can then be generated at once. An error wrapping ErrCannotCode leaves
+// the item to be written without an SID.
+type Coder interface {
+	Put(it index.Item) (string, error)
+}
+
 // Config configures a Server. Zero values take the defaults noted.
 type Config struct {
 	Catalog Catalog // required
+	// Coder gives items PUT without an SID one (nil: they stay without,
+	// until the next neo sids).
+	Coder Coder
 	// Generator decodes generative requests; nil means no model is loaded:
 	// /v1/* answer 503 not_ready while the catalog API keeps working.
 	Generator Generator

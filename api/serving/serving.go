@@ -125,6 +125,18 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Serving, error) {
 	// The engine's parser turns {"generative": {...}} nodes into queries
 	// that compose with Bleve's; with no engine they answer not_ready.
 	cfg.ParseQuery = func(data []byte) (query.Query, error) { return plugin.ParseQuery(data, st.Engine) }
+	// Items PUT without an SID get one from the catalog's quantizer, with
+	// a collision code the model can write.
+	var limits []int
+	if st.Engine != nil {
+		limits = st.Engine.Meta().SID.CodeCount
+	}
+	coder, err := assign.NewCoder(cat, o.IndexDir, limits)
+	if err != nil {
+		log.Warn("no SIDs for new items", "err", err)
+	} else if coder != nil {
+		cfg.Coder = coder
+	}
 	srv, err := api.New(cfg)
 	if err != nil {
 		st.Close()

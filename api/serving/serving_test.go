@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,5 +82,67 @@ func TestOpenDemo(t *testing.T) {
 		if w, ok := want[it.ID]; ok && w != it.SID {
 			t.Fatalf("item %s: SID %s, the model's %s", it.ID, it.SID, w)
 		}
+	}
+}
+
+// A new item PUT without an SID gets one at once, from the catalog's
+// quantizer, that the model can write: it is usable as history right away
+// and keeps its SID when the catalog is reopened.
+func TestNewItemGetsSID(t *testing.T) {
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skip("onnxruntime library not found: ", err)
+	}
+	dir := filepath.Join(t.TempDir(), "index")
+	o := Options{IndexDir: dir, IndexName: "catalog", DemoDir: demo, ModelDir: model, API: api.Config{InsecureWrites: true}}
+	st, err := Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(st.Server.Handler())
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, b := do("PUT", "/api/catalog/zz-new-1", `{"type":"scarf","title":"Ruby Red Cashmere Winter Scarf","brand":"Verdance","attributes":{"color":"ruby red","material":"cashmere"},"in_stock":true}`); code != 200 {
+		t.Fatalf("PUT %d %s", code, b)
+	}
+	it, ok, err := st.Catalog.Get("zz-new-1")
+	if err != nil || !ok || it.SID == "" {
+		t.Fatalf("new item %+v ok %v err %v: no SID", it, ok, err)
+	}
+	s, err := sid.Parse(sid.TextPrefix + it.SID + sid.TextSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Engine.Meta().SID.Tokens(s); err != nil {
+		t.Fatalf("the model cannot write the new SID %s: %v", it.SID, err)
+	}
+	if code, b := do("POST", "/v1/recommend", `{"history":["zz-new-1"],"k":5}`); code != 200 {
+		t.Fatalf("recommend from the new item: %d %s", code, b)
+	}
+	// a second new item of the same text gets a different SID
+	if code, b := do("PUT", "/api/catalog/zz-new-2", `{"type":"scarf","title":"Ruby Red Cashmere Winter Scarf","brand":"Verdance","in_stock":true}`); code != 200 {
+		t.Fatalf("PUT %d %s", code, b)
+	}
+	it2, _, _ := st.Catalog.Get("zz-new-2")
+	if it2.SID == "" || it2.SID == it.SID {
+		t.Fatalf("second item SID %q, first %q", it2.SID, it.SID)
+	}
+	ts.Close()
+	st.Close()
+	o.DemoDir = ""
+	st, err = Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if again, _, _ := st.Catalog.Get("zz-new-1"); again.SID != it.SID {
+		t.Fatalf("after reopening: SID %q, was %q", again.SID, it.SID)
 	}
 }

@@ -2,6 +2,7 @@ package assign
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,5 +240,85 @@ func TestCodeCounts(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Coder: no quantizer, no coder; new items get distinct SIDs of their own
+// type, within the model's codes; a full group and an unknown type are
+// ErrCannotCode.
+func TestCoder(t *testing.T) {
+	ctx := context.Background()
+	items, inter := catalogFiles(t, 60)
+	dir := filepath.Join(t.TempDir(), "index")
+	if _, err := Build(ctx, dir, BuildOptions{Items: items, Interactions: inter}); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	if c, err := NewCoder(cat, filepath.Join(t.TempDir(), "none"), nil); c != nil || err != nil {
+		t.Fatalf("no quantizer: coder %v, err %v", c, err)
+	}
+	limits := []int{16, 16, 16, 1000}
+	c, err := NewCoder(cat, dir, limits)
+	if err != nil || c == nil {
+		t.Fatalf("coder %v, err %v", c, err)
+	}
+	seen := map[string]bool{}
+	all, err := cat.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range all {
+		seen[it.SID] = true
+	}
+	for i := range 5 {
+		it := index.Item{ID: "new-" + string(rune('a'+i)), Type: "ring", Title: "red ring", InStock: true}
+		key, err := c.Put(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sid.Parse(sid.TextPrefix + key + sid.TextSuffix)
+		if err != nil || s.Type != "ring" || seen[key] {
+			t.Fatalf("new item %d: SID %q (%v), seen before %v", i, key, err, seen[key])
+		}
+		for l, code := range s.Codes {
+			if code >= limits[l] {
+				t.Fatalf("SID %s: code %d at level %d beyond the model's %d", key, code, l, limits[l])
+			}
+		}
+		seen[key] = true
+		if got, _, _ := cat.Get(it.ID); got.SID != key {
+			t.Fatalf("catalog has %q, Put said %q", got.SID, key)
+		}
+	}
+	if _, err := c.Put(index.Item{ID: "alien", Type: "spaceship", Title: "x"}); !errors.Is(err, ErrCannotCode) {
+		t.Fatalf("unknown type: %v, want ErrCannotCode", err)
+	}
+	// a model that writes one collision code, as the demo model does: a
+	// new item lands on a free sibling or is refused, never beyond it
+	one, _ := NewCoder(cat, dir, []int{16, 16, 16, 1})
+	for i := range 5 {
+		key, err := one.Put(index.Item{ID: "one-" + string(rune('a'+i)), Type: "ring", Title: "red ring"})
+		if errors.Is(err, ErrCannotCode) {
+			break
+		}
+		if err != nil || !strings.HasSuffix(key, "-0") || seen[key] {
+			t.Fatalf("one collision code: %q, %v (seen %v)", key, err, seen[key])
+		}
+		seen[key] = true
+	}
+	tight, _ := NewCoder(cat, dir, []int{16, 16, 1, 1}) // one sibling, one collision code
+	var full error
+	for i := range 20 {
+		if _, err := tight.Put(index.Item{ID: "tight-" + string(rune('a'+i)), Type: "ring", Title: "red ring"}); err != nil {
+			full = err
+			break
+		}
+	}
+	if !errors.Is(full, ErrCannotCode) {
+		t.Fatalf("a full group: %v, want ErrCannotCode", full)
 	}
 }
