@@ -182,14 +182,14 @@ func (s *Server) docPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	it, err := parseDoc(id, body)
+	it, hasSID, err := parseDoc(id, body)
 	if err != nil {
 		return err
 	}
 	// A body without "sid" keeps the item's SID (the GET → edit → PUT of a
 	// Bleve client must not take the item out of generation); "sid": ""
 	// clears it. A new type cannot keep an SID of the old one.
-	if !hasField(body, index.FieldSID) {
+	if !hasSID {
 		if old, ok, err := s.cfg.Catalog.Get(id); err == nil && ok && old.SID != "" && old.Type == it.Type {
 			it.SID = old.SID
 		}
@@ -214,50 +214,41 @@ func (s *Server) docPut(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id})
 }
 
-// hasField reports whether a JSON object body has the top-level key name
-// (the body parsed before, by parseDoc).
-func hasField(body []byte, name string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
-	}
-	_, ok := m[name]
-	return ok
-}
-
-// parseDoc checks a PUT body against the URL id and parses it strictly.
-func parseDoc(id string, body []byte) (index.Item, error) {
+// parseDoc checks a PUT body against the URL id and parses it strictly;
+// hasSID says whether the body has a "sid" field.
+func parseDoc(id string, body []byte) (_ index.Item, hasSID bool, _ error) {
 	var m map[string]json.RawMessage
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 {
-		return index.Item{}, badRequest(CodeEmptyBody, "request body is empty; want a catalog item (JSON object)")
+		return index.Item{}, false, badRequest(CodeEmptyBody, "request body is empty; want a catalog item (JSON object)")
 	}
 	if b[0] != '{' {
-		return index.Item{}, badRequest(CodeBadJSON, "want a catalog item (JSON object)")
+		return index.Item{}, false, badRequest(CodeBadJSON, "want a catalog item (JSON object)")
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return index.Item{}, badRequest(CodeBadJSON, "%s", jsonMessage(err))
+		return index.Item{}, false, badRequest(CodeBadJSON, "%s", jsonMessage(err))
 	}
 	if raw, ok := m["id"]; ok && string(bytes.TrimSpace(raw)) != "null" {
 		var bodyID string
 		if err := json.Unmarshal(raw, &bodyID); err != nil {
-			return index.Item{}, badRequest(CodeInvalidItem, "field \"id\": want a string")
+			return index.Item{}, false, badRequest(CodeInvalidItem, "field \"id\": want a string")
 		}
 		if bodyID != id {
-			return index.Item{}, badRequest(CodeIDMismatch, "body id %q differs from the URL's %q", clip(bodyID), clip(id))
+			return index.Item{}, false, badRequest(CodeIDMismatch, "body id %q differs from the URL's %q", clip(bodyID), clip(id))
 		}
 	}
 	idJSON, _ := json.Marshal(id)
 	m["id"] = idJSON
 	full, err := json.Marshal(m)
 	if err != nil {
-		return index.Item{}, badRequest(CodeBadJSON, "%s", jsonMessage(err))
+		return index.Item{}, false, badRequest(CodeBadJSON, "%s", jsonMessage(err))
 	}
 	it, err := index.ParseItem(full)
 	if err != nil {
-		return index.Item{}, badRequest(CodeInvalidItem, "%v", err)
+		return index.Item{}, false, badRequest(CodeInvalidItem, "%v", err)
 	}
-	return it, nil
+	_, hasSID = m[index.FieldSID]
+	return it, hasSID, nil
 }
 
 func (s *Server) docDelete(c echo.Context) error {

@@ -497,48 +497,28 @@ func (d *decoder) searchRequest(body []byte) (*bleve.SearchRequest, error) {
 // highlighters are the highlight styles Bleve registers.
 var highlighters = []string{"ansi", "html"}
 
-// checkFuzziness walks a query for a fuzziness Bleve refuses at execution
-// (above searcher.MaxFuzziness, or negative).
+// checkFuzziness walks a query (index.WalkQuery) for a fuzziness Bleve
+// refuses at execution (above searcher.MaxFuzziness, or negative).
 func checkFuzziness(q query.Query) error {
-	bad := func(f int) error {
+	return index.WalkQuery(q, func(q query.Query) error {
+		f := 0
+		switch x := q.(type) {
+		case *query.FuzzyQuery:
+			f = x.Fuzziness
+		case *query.MatchQuery:
+			f = x.Fuzziness
+		case *query.MatchPhraseQuery:
+			f = x.Fuzziness
+		case *query.PhraseQuery:
+			f = x.Fuzziness
+		case *query.MultiPhraseQuery:
+			f = x.Fuzziness
+		}
 		if f < 0 || f > searcher.MaxFuzziness {
 			return fmt.Errorf("fuzziness %d: want 0..%d", f, searcher.MaxFuzziness)
 		}
 		return nil
-	}
-	switch x := q.(type) {
-	case *query.FuzzyQuery:
-		return bad(x.Fuzziness)
-	case *query.MatchQuery:
-		return bad(x.Fuzziness)
-	case *query.MatchPhraseQuery:
-		return bad(x.Fuzziness)
-	case *query.PhraseQuery:
-		return bad(x.Fuzziness)
-	case *query.MultiPhraseQuery:
-		return bad(x.Fuzziness)
-	case *query.ConjunctionQuery:
-		for _, c := range x.Conjuncts {
-			if err := checkFuzziness(c); err != nil {
-				return err
-			}
-		}
-	case *query.DisjunctionQuery:
-		for _, c := range x.Disjuncts {
-			if err := checkFuzziness(c); err != nil {
-				return err
-			}
-		}
-	case *query.BooleanQuery:
-		for _, c := range []query.Query{x.Must, x.Should, x.MustNot} {
-			if c != nil {
-				if err := checkFuzziness(c); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	})
 }
 
 // safeUnmarshal guards against panics inside third-party UnmarshalJSON.

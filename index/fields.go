@@ -101,6 +101,38 @@ const (
 	MaxPatternWildcards = 16
 )
 
+// WalkQuery calls visit for q and every query inside it: the clauses of
+// conjunctions, disjunctions and booleans, and the parse of a query string
+// (one that does not parse is visited as itself; its syntax error is
+// reported where it is parsed). It stops at visit's first error.
+func WalkQuery(q query.Query, visit func(query.Query) error) error {
+	if q == nil {
+		return nil
+	}
+	if err := visit(q); err != nil {
+		return err
+	}
+	var inner []query.Query
+	switch x := q.(type) {
+	case *query.QueryStringQuery:
+		if p, err := x.Parse(); err == nil {
+			inner = []query.Query{p}
+		}
+	case *query.ConjunctionQuery:
+		inner = x.Conjuncts
+	case *query.DisjunctionQuery:
+		inner = x.Disjuncts
+	case *query.BooleanQuery:
+		inner = []query.Query{x.Must, x.Should, x.MustNot}
+	}
+	for _, c := range inner {
+		if err := WalkQuery(c, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckPatterns walks q (compound queries and query strings included) and
 // refuses wildcard and regexp patterns beyond MaxPatternLen bytes or
 // MaxPatternWildcards wildcard characters.
@@ -111,37 +143,13 @@ func CheckPatterns(q query.Query) error {
 		}
 		return nil
 	}
-	switch x := q.(type) {
-	case *query.WildcardQuery:
-		return check("wildcard", x.Wildcard, strings.Count(x.Wildcard, "*")+strings.Count(x.Wildcard, "?"))
-	case *query.RegexpQuery:
-		return check("regexp", x.Regexp, strings.Count(x.Regexp, "*")+strings.Count(x.Regexp, "+")+strings.Count(x.Regexp, "{"))
-	case *query.QueryStringQuery:
-		p, err := x.Parse()
-		if err != nil {
-			return nil // its syntax error is reported where it is parsed
+	return WalkQuery(q, func(q query.Query) error {
+		switch x := q.(type) {
+		case *query.WildcardQuery:
+			return check("wildcard", x.Wildcard, strings.Count(x.Wildcard, "*")+strings.Count(x.Wildcard, "?"))
+		case *query.RegexpQuery:
+			return check("regexp", x.Regexp, strings.Count(x.Regexp, "*")+strings.Count(x.Regexp, "+")+strings.Count(x.Regexp, "{"))
 		}
-		return CheckPatterns(p)
-	case *query.ConjunctionQuery:
-		for _, c := range x.Conjuncts {
-			if err := CheckPatterns(c); err != nil {
-				return err
-			}
-		}
-	case *query.DisjunctionQuery:
-		for _, c := range x.Disjuncts {
-			if err := CheckPatterns(c); err != nil {
-				return err
-			}
-		}
-	case *query.BooleanQuery:
-		for _, c := range []query.Query{x.Must, x.Should, x.MustNot} {
-			if c != nil {
-				if err := CheckPatterns(c); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+		return nil
+	})
 }

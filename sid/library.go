@@ -6,7 +6,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/sugarme/tokenizer"
 	"github.com/sugarme/tokenizer/pretrained"
 )
 
@@ -60,8 +59,8 @@ func libSafe(text string) bool {
 }
 
 // libEncode encodes text with the library.
-func (t *Tokenizer) libEncode(lib *tokenizer.Tokenizer, text string) ([]int32, error) {
-	en, err := lib.EncodeSingle(text, false)
+func (t *Tokenizer) libEncode(text string) ([]int32, error) {
+	en, err := t.lib.EncodeSingle(text, false)
 	if err != nil {
 		return nil, fmt.Errorf("sid: sugarme/tokenizer: %w", err)
 	}

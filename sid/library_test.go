@@ -91,7 +91,7 @@ func TestLibraryEncoder(t *testing.T) {
 // BenchmarkEncodeLibrary and BenchmarkEncodePackage time the two encoders
 // on the demo's texts (go test -bench Encode -benchmem ./sid).
 func BenchmarkEncodeLibrary(b *testing.B) {
-	benchEncode(b, func(tok *Tokenizer, s string) { tok.libEncode(tok.lib, s) })
+	benchEncode(b, func(tok *Tokenizer, s string) { tok.libEncode(s) })
 }
 
 func BenchmarkEncodePackage(b *testing.B) {

@@ -164,7 +164,7 @@ func (t *Tokenizer) TokenID(tok string) (int32, bool) {
 // is exact (library.go).
 func (t *Tokenizer) Encode(text string) ([]int32, error) {
 	if t.lib != nil && text != "" && libSafe(text) {
-		return t.libEncode(t.lib, text)
+		return t.libEncode(text)
 	}
 	return t.AppendEncode(make([]int32, 0, len(text)/3+1), text), nil
 }

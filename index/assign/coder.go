@@ -69,18 +69,15 @@ func (c *Coder) Put(it index.Item) (string, error) {
 	last := len(codes) - 1
 	colls, siblings := maxTries, 1
 	if tq := c.q.Types[typ]; tq != nil && last < len(tq.K) {
-		siblings = tq.K[last]
+		siblings = max(tq.K[last], 1)
 	}
-	if len(c.limits) == len(codes)+1 {
+	if len(c.limits) == len(codes)+1 { // the model's codebooks bound both
 		colls = min(colls, c.limits[len(codes)])
 		siblings = min(siblings, c.limits[last])
 	}
-	for d := 0; d < max(siblings, 1); d++ {
+	for d := 0; d < siblings; d++ {
 		cs := append([]int(nil), codes...)
-		cs[last] = (codes[last] + d) % max(siblings, 1)
-		if c.limits != nil && len(c.limits) == len(codes)+1 && cs[last] >= c.limits[last] {
-			continue
-		}
+		cs[last] = (codes[last] + d) % siblings
 		for coll := 0; coll < colls; coll++ {
 			it.SID = sid.SID{Type: typ, Codes: append(cs, coll)}.Key()
 			err := c.cat.Put(it)
