@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/neo-search/neo/exporter/trainer"
@@ -54,7 +55,8 @@ trainer's seed (SIDs and samples keep seed 1); all are in the JSON under
 // trainOptions are the flags of `neo eval --train`.
 type trainOptions struct {
 	train bool
-	work  string // --work
+	work  string  // --work
+	cold  float64 // --cold
 	trainrun.Options
 }
 
@@ -74,6 +76,7 @@ func (o *trainOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.TrainSeed, "train-seed", 1, "--train: trainer seed (weight init, batch order, dropout) for every arm; SIDs and samples keep seed 1, so runs differing only here measure training noise")
 	fs.IntVar(&o.Levels, "levels", sid.DefaultLevels, "--train: semantic SID levels (as neo sids --levels; the codebook size follows from it)")
 	fs.Float64Var(&o.Dropout, "dropout", 0, "--train: trainer dropout probability (0 <= p < 1) for every arm")
+	fs.Float64Var(&o.cold, "cold", 0, "--train: cold start: hold out this share of the items (0 <= F < 1) before SIDs and training, add them afterwards as a PUT without an SID does, and report the cases whose target is a new item apart (JSON \"cold\")")
 	o.Steps = map[string]string{}
 	for _, a := range trainrun.Arms {
 		fs.Func("steps-"+a.Name, "--train: "+a.Name+" arm budget, steps per stage W,G,I (default "+trainrun.DefaultSteps[a.Name]+")", func(s string) error {
@@ -99,6 +102,17 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo 
 		}
 		defer os.RemoveAll(work)
 	}
+	if o.cold < 0 || o.cold >= 1 {
+		fmt.Fprintf(os.Stderr, "neo eval: --cold %g: want a share 0 <= F < 1\n", o.cold)
+		return 2
+	}
+	evalDS := ds
+	if o.cold > 0 {
+		o.New = eval.HoldOut(ds, o.cold, 1)
+		evalDS = ds.Cold(o.New)
+		opt.New, neo.New = o.New, o.New
+		neo.Quantizer = filepath.Join(work, trainrun.IndexDir)
+	}
 	tr, err := trainrun.Run(ctx, ds, o.Options, work)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval --train:", err)
@@ -106,8 +120,14 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo 
 	}
 	t0 := time.Now()
 	used := map[string]any{}
-	rep, err := evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
-		return addArmMethods(ctx, ds, kit, tr.Arms, m, neo, used)
+	if o.cold > 0 {
+		neo.Coded = func(coded, failed int) { tr.NewCoded, tr.NewUncoded = coded, failed }
+	}
+	rep, err := evalRunDataset(ctx, evalDS, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
+		if o.cold > 0 {
+			m.Recommend["contentknn"] = kit.ContentKNN()
+		}
+		return addArmMethods(ctx, evalDS, kit, tr.Arms, m, neo, used)
 	})
 	if rep != nil && len(used) > 0 {
 		rep.Fusion = used

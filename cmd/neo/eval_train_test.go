@@ -307,3 +307,58 @@ func TestEvalTrainColdTestItems(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalTrainColdStart(t *testing.T) {
+	needTrainer(t)
+	work := t.TempDir()
+	data := writeTinyData(t, true, true, true)
+	args := []string{"--data", data, "--train", "--json", "--quiet", "--preset", "tiny", "--vocab", "300",
+		"--steps-multi", "2,1,3", "--max-seq", "160", "--arms", "multi", "--cold", "0.3", "--work", work}
+	raw, code := captureStdout(t, func() int { return runEval(args) })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, raw)
+	}
+	var rep struct {
+		InvalidSIDs int `json:"invalid_sids"`
+		Errors      int `json:"errors"`
+		Cold        struct {
+			NewItems      int                           `json:"new_items"`
+			SearchNew     map[string]map[string]float64 `json:"search_new"`
+			SearchRest    map[string]map[string]float64 `json:"search_rest"`
+			RecommendNew  map[string]map[string]float64 `json:"recommend_new"`
+			RecommendRest map[string]map[string]float64 `json:"recommend_rest"`
+		} `json:"cold"`
+		Recommend map[string]map[string]float64 `json:"recommend"`
+		Train     struct {
+			NewItems   int `json:"new_items"`
+			NewCoded   int `json:"new_coded"`
+			NewUncoded int `json:"new_uncoded"`
+		} `json:"train"`
+	}
+	if err := json.Unmarshal([]byte(raw), &rep); err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Cold
+	if rep.InvalidSIDs != 0 || rep.Errors != 0 || c.NewItems == 0 || c.NewItems != rep.Train.NewItems ||
+		rep.Train.NewCoded+rep.Train.NewUncoded != c.NewItems || rep.Train.NewCoded == 0 {
+		t.Fatalf("report: %s", raw)
+	}
+	for _, m := range []string{"neo", "contentknn", "itemknn"} {
+		nw, rest, all := c.RecommendNew[m], c.RecommendRest[m], rep.Recommend[m]
+		if nw == nil || rest == nil || nw["n"]+rest["n"] != all["n"] {
+			t.Fatalf("%s: new %v + rest %v != all %v", m, nw, rest, all)
+		}
+	}
+	if c.SearchNew["bm25"]["n"]+c.SearchRest["bm25"]["n"] == 0 {
+		t.Fatalf("no search cases: %v %v", c.SearchNew, c.SearchRest)
+	}
+	// the model was trained without the new items, and the catalog it was
+	// trained on lacks them
+	raw2, err := os.ReadFile(filepath.Join(work, "multi", "model", "sids.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.TrimSpace(string(raw2)), "\n") + 1; n != 24-c.NewItems {
+		t.Fatalf("sids.tsv has %d rows, want %d (24 items, %d new)", n, 24-c.NewItems, c.NewItems)
+	}
+}

@@ -52,6 +52,12 @@ func (rep *Report) WriteText(w io.Writer, k int) {
 	block("search, query seen in train", rep.SearchSeen)
 	block("search, query unseen in train", rep.SearchUnseen)
 	block("recommend", rep.Recommend)
+	if c := rep.Cold; c != nil {
+		block(fmt.Sprintf("search, a new item relevant (%d new items)", c.NewItems), c.SearchNew)
+		block("search, no new item relevant", c.SearchRest)
+		block("recommend, new target item", c.RecommendNew)
+		block("recommend, other targets", c.RecommendRest)
+	}
 	fmt.Fprintf(w, "\ninvalid_sids %d  type_violations %d  format_violations %d  short_lists %d  errors %d\n",
 		rep.InvalidSIDs, rep.TypeViolations, rep.FormatViolations, rep.ShortLists, rep.Errors)
 	for _, s := range rep.Skipped {

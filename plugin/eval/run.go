@@ -30,6 +30,11 @@ type Options struct {
 	Limit int
 	// Progress receives a progress bar (e.g. os.Stderr); nil = none.
 	Progress io.Writer
+	// New are the items of a cold-start run (HoldOut): search and
+	// recommend are then also reported on the cases whose target is a new
+	// item (a query with a new relevant item, a next item that is new) and
+	// on the rest. nil: no such blocks.
+	New map[string]bool
 }
 
 // Metrics is one method's block of the report. Keys: "hr@K", "ndcg@K" for
@@ -63,6 +68,8 @@ type Report struct {
 	// literal, paraphrase), when the data labels them.
 	SearchByKind map[string]map[string]Metrics `json:"search_by_kind,omitempty"`
 	Recommend    map[string]Metrics            `json:"recommend,omitempty"`
+	// Cold is the cold-start split of search and recommend (Options.New).
+	Cold *ColdReport `json:"cold,omitempty"`
 
 	InvalidSIDs      int `json:"invalid_sids"`
 	TypeViolations   int `json:"type_violations"`
@@ -82,6 +89,17 @@ type Report struct {
 	Skipped []string `json:"skipped"`
 	// ErrorMessages holds the first error of each failing method.
 	ErrorMessages []string `json:"error_messages,omitempty"`
+}
+
+// ColdReport splits the cases of a cold-start run by whether their target
+// is a new item: search on queries with a new relevant item and on the
+// rest, recommend on next items that are new and on the rest.
+type ColdReport struct {
+	NewItems      int                `json:"new_items"`
+	SearchNew     map[string]Metrics `json:"search_new,omitempty"`
+	SearchRest    map[string]Metrics `json:"search_rest,omitempty"`
+	RecommendNew  map[string]Metrics `json:"recommend_new,omitempty"`
+	RecommendRest map[string]Metrics `json:"recommend_rest,omitempty"`
 }
 
 // Run measures methods on ds. A method error is counted (the answer counts
@@ -157,6 +175,10 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 		defer r.bar.Finish()
 	}
 
+	if opt.New != nil {
+		rep.Cold = &ColdReport{NewItems: len(opt.New), SearchNew: map[string]Metrics{}, SearchRest: map[string]Metrics{},
+			RecommendNew: map[string]Metrics{}, RecommendRest: map[string]Metrics{}}
+	}
 	if len(sCases) > 0 {
 		seen := map[string]bool{}
 		for _, q := range ds.QueriesOf("train") {
@@ -184,6 +206,13 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 				return nil, err
 			}
 			rep.Search[name] = r.metrics(res, nil)
+			if rep.Cold != nil {
+				isNew := func(i int) bool {
+					return slices.ContainsFunc(sCases[i].q.Relevant, func(x index.Relevance) bool { return x.Grade > 0 && opt.New[x.Item] })
+				}
+				rep.Cold.SearchNew[name] = r.metrics(res, isNew)
+				rep.Cold.SearchRest[name] = r.metrics(res, func(i int) bool { return !isNew(i) })
+			}
 			for _, kind := range kinds {
 				if rep.SearchByKind == nil {
 					rep.SearchByKind = map[string]map[string]Metrics{}
@@ -223,6 +252,11 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 				return nil, err
 			}
 			rep.Recommend[name] = r.metrics(res, nil)
+			if rep.Cold != nil {
+				isNew := func(i int) bool { return opt.New[rCases[i].Target] }
+				rep.Cold.RecommendNew[name] = r.metrics(res, isNew)
+				rep.Cold.RecommendRest[name] = r.metrics(res, func(i int) bool { return !isNew(i) })
+			}
 		}
 	}
 	return rep, nil

@@ -10,13 +10,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/neo-search/neo/exporter"
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/assign"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/prior"
@@ -31,6 +34,14 @@ type Options struct {
 	Agg    *prior.Agg               // every task's aggregation (nil: the model directory's)
 	Fusion map[string]prior.Weights // task → weights (nil: the model directory's fusion.json)
 	RRF    bool                     // also add NAME_rrf
+	// New are a cold-start run's new items: the model's sids.tsv does not
+	// name them, and they are written into the catalog as a PUT without
+	// an SID writes them, coded by the quantizer of the catalog in
+	// Quantizer (its directory). nil: none.
+	New       map[string]bool
+	Quantizer string
+	// Coded receives how many new items got an SID (nil: not reported).
+	Coded func(coded, failed int)
 }
 
 // DefaultModelDir is where a data folder's model lives unless the caller
@@ -57,7 +68,7 @@ func DefaultModelDir(ds *eval.Dataset) string {
 // used is, per task that fuses, the weights and aggregation (the report's
 // "fusion"). Close the returned Method when done.
 func Add(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods, o Options) (_ *Method, used map[string]any, _ error) {
-	eng, err := OpenEngine(ctx, dir, ds.Items)
+	eng, uncoded, err := openEngine(ctx, dir, ds.Items, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,11 +87,11 @@ func Add(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string,
 			used[task] = map[string]any{"weights": w, "agg": eng.FusionAgg(task).String()}
 		}
 	}
-	pure := &Method{eng: eng, beam: o.Beam, fusion: prior.Weights{}, cache: map[string][]string{}}
+	pure := &Method{eng: eng, beam: o.Beam, fusion: prior.Weights{}, cache: map[string][]string{}, uncoded: uncoded}
 	base := kit.Baselines()
 	add := func(task string, set func(string, any)) {
 		if w := weights[task]; w.Active() {
-			set(name, &Method{eng: eng, beam: o.Beam, fusion: w, shared: pure})
+			set(name, &Method{eng: eng, beam: o.Beam, fusion: w, shared: pure, uncoded: uncoded})
 			set(name+"_model", pure)
 		} else {
 			set(name, pure)
@@ -141,44 +152,100 @@ func ParseFusion(s string) (map[string]prior.Weights, error) {
 // model directory and opens the engine over it. Closing the engine leaves
 // the catalog open: close eng.Catalog() too.
 func OpenEngine(ctx context.Context, modelDir string, items []index.Item) (*plugin.Engine, error) {
+	eng, _, err := openEngine(ctx, modelDir, items, Options{})
+	return eng, err
+}
+
+// openEngine is OpenEngine with o's new items written after the import;
+// uncoded are those the coder could not give an SID.
+func openEngine(ctx context.Context, modelDir string, items []index.Item, o Options) (_ *plugin.Engine, uncoded map[string]bool, _ error) {
 	sids, err := sid.ReadAssignments(filepath.Join(modelDir, sid.AssignmentsFile))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cat, err := index.OpenMem()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	eng, err := openOn(ctx, cat, modelDir, items, sids)
+	eng, uncoded, err := openOn(ctx, cat, modelDir, items, sids, o)
 	if err != nil {
 		cat.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return eng, nil
+	return eng, uncoded, nil
 }
 
 // openOn fills cat and opens the engine over it.
-func openOn(ctx context.Context, cat *index.Catalog, modelDir string, items []index.Item, sids map[string]string) (*plugin.Engine, error) {
-	withSIDs := make([]index.Item, len(items))
-	for i, it := range items {
+func openOn(ctx context.Context, cat *index.Catalog, modelDir string, items []index.Item, sids map[string]string, o Options) (_ *plugin.Engine, uncoded map[string]bool, _ error) {
+	withSIDs := make([]index.Item, 0, len(items))
+	var fresh []index.Item
+	for _, it := range items {
 		it.SID = sids[it.ID]
-		withSIDs[i] = it
+		if o.New[it.ID] {
+			if it.SID != "" {
+				return nil, nil, fmt.Errorf("new item %s is in the model's %s: it was trained on", it.ID, sid.AssignmentsFile)
+			}
+			fresh = append(fresh, it)
+			continue
+		}
+		withSIDs = append(withSIDs, it)
 	}
 	var buf bytes.Buffer
 	if err := index.WriteNDJSON(&buf, withSIDs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep, err := cat.Import(ctx, &buf, index.ImportOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(rep.Bad) > 0 {
-		return nil, fmt.Errorf("catalog for the model: %d bad items, first: %v", len(rep.Bad), &rep.Bad[0])
+		return nil, nil, fmt.Errorf("catalog for the model: %d bad items, first: %v", len(rep.Bad), &rep.Bad[0])
 	}
 	if err := cat.Rebuild(); err != nil {
+		return nil, nil, err
+	}
+	if len(fresh) > 0 {
+		if uncoded, err = putNew(cat, modelDir, fresh, o); err != nil {
+			return nil, nil, err
+		}
+	}
+	eng, err := plugin.Open(modelDir, cat, EngineConfig(modelDir))
+	return eng, uncoded, err
+}
+
+// putNew writes the new items through the write path of a PUT without an
+// SID (assign.Coder, bounded by the model's codebooks); an item the coder
+// cannot place is written without an SID, as the server would, and
+// returned in uncoded.
+func putNew(cat *index.Catalog, modelDir string, fresh []index.Item, o Options) (uncoded map[string]bool, _ error) {
+	meta, err := sid.LoadModelMeta(modelDir)
+	if err != nil {
 		return nil, err
 	}
-	return plugin.Open(modelDir, cat, EngineConfig(modelDir))
+	coder, err := assign.NewCoder(cat, o.Quantizer, meta.SID.CodeCount)
+	if err != nil {
+		return nil, err
+	}
+	if coder == nil {
+		return nil, fmt.Errorf("new items: no quantizer beside %s", o.Quantizer)
+	}
+	uncoded = map[string]bool{}
+	for _, it := range fresh {
+		_, err := coder.Put(it)
+		switch {
+		case errors.Is(err, assign.ErrCannotCode):
+			uncoded[it.ID] = true
+			if err := cat.Put(it); err != nil {
+				return nil, fmt.Errorf("new item %s: %w", it.ID, err)
+			}
+		case err != nil:
+			return nil, fmt.Errorf("new item %s: %w", it.ID, err)
+		}
+	}
+	if o.Coded != nil {
+		o.Coded(len(fresh)-len(uncoded), len(uncoded))
+	}
+	return uncoded, nil
 }
 
 // EngineConfig takes whole histories (the evaluation protocol passes a
@@ -208,6 +275,9 @@ type Method struct {
 	shared *Method
 	once   sync.Once
 	err    error
+	// uncoded are new items of a cold-start run without an SID: left out
+	// of histories, as a client leaves out what the engine cannot name.
+	uncoded map[string]bool
 }
 
 // cached answers from the cache of this method's earlier answers (the
@@ -243,6 +313,9 @@ func (m *Method) Search(ctx context.Context, q index.Query, k int) ([]string, er
 
 // Recommend implements eval.Recommender.
 func (m *Method) Recommend(ctx context.Context, history []string, typ string, k int) ([]string, error) {
+	if len(m.uncoded) > 0 {
+		history = slices.DeleteFunc(slices.Clone(history), func(h string) bool { return m.uncoded[h] })
+	}
 	req := plugin.Request{Task: plugin.TaskRecommend, History: history, K: k, Format: plugin.FormatIDs}
 	if typ != "" {
 		req.Types = []string{typ}

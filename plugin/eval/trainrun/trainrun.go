@@ -42,8 +42,13 @@ type Options struct {
 	CoocWeight     float64
 	TrainSeed      int
 	Levels         int
-	Quiet          bool      // no progress bars
-	Log            io.Writer // what the pipeline does, and the trainer's output (nil: os.Stderr)
+	// New are the items of a cold-start run (eval.HoldOut): the catalog
+	// is built, SIDs fitted and every arm trained without them and
+	// without any interaction or query that names one; AddNew then writes
+	// them into the catalog the way a PUT does. nil: a normal run.
+	New   map[string]bool
+	Quiet bool      // no progress bars
+	Log   io.Writer // what the pipeline does, and the trainer's output (nil: os.Stderr)
 }
 
 // DefaultSteps are the training budgets per arm (warm-up, grounding,
@@ -71,21 +76,28 @@ var Arms = []Arm{
 // Report is the "train" part of `neo eval --train`'s JSON: what was
 // trained, how.
 type Report struct {
-	Preset      string      `json:"preset"`
-	Device      string      `json:"device"` // as asked; each arm says what it used
-	Sequence    bool        `json:"sequence_samples"`
-	MaxSeq      int         `json:"max_seq"`
-	SeqContext  int         `json:"sequence_context,omitempty"`
-	Dropout     float64     `json:"dropout,omitempty"`
-	CoocWeight  float64     `json:"cooc_weight"`
-	TrainSeed   int         `json:"train_seed"`
-	Items       int         `json:"items"`
-	SIDs        *sid.Report `json:"sids,omitempty"`
-	SIDSeconds  float64     `json:"sid_seconds"`
-	Arms        []*ArmInfo  `json:"arms"`
-	Skipped     []string    `json:"skipped"`
-	Seconds     float64     `json:"seconds"` // the whole run, evaluation included
-	EvalSeconds float64     `json:"eval_seconds"`
+	Preset     string      `json:"preset"`
+	Device     string      `json:"device"` // as asked; each arm says what it used
+	Sequence   bool        `json:"sequence_samples"`
+	MaxSeq     int         `json:"max_seq"`
+	SeqContext int         `json:"sequence_context,omitempty"`
+	Dropout    float64     `json:"dropout,omitempty"`
+	CoocWeight float64     `json:"cooc_weight"`
+	TrainSeed  int         `json:"train_seed"`
+	Items      int         `json:"items"`
+	SIDs       *sid.Report `json:"sids,omitempty"`
+	SIDSeconds float64     `json:"sid_seconds"`
+	Arms       []*ArmInfo  `json:"arms"`
+	// NewItems is the number of items a cold-start run held out.
+	// NewItems is the number of items a cold-start run held out;
+	// NewCoded of them got an SID when written after training, NewUncoded
+	// could not (their codes were all taken) and stay without one.
+	NewItems    int      `json:"new_items,omitempty"`
+	NewCoded    int      `json:"new_coded,omitempty"`
+	NewUncoded  int      `json:"new_uncoded,omitempty"`
+	Skipped     []string `json:"skipped"`
+	Seconds     float64  `json:"seconds"` // the whole run, evaluation included
+	EvalSeconds float64  `json:"eval_seconds"`
 }
 
 // ArmInfo describes one trained arm.
@@ -240,13 +252,38 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		return nil, err
 	}
 	_ = os.Remove(assign.QuantizerPath(indexDir))
+	itemsFile := filepath.Join(ds.Dir, index.ItemsFile)
 	inter := ""
 	if ds.HasInteractions {
 		inter = filepath.Join(ds.Dir, index.InteractionsFile)
 	}
+	interactions, queries := ds.Interactions, ds.Queries
+	if len(o.New) > 0 {
+		tr.NewItems = len(o.New)
+		// the catalog before the new items arrived: what SIDs are fitted
+		// on and the arms are trained on
+		var old []index.Item
+		for _, it := range ds.Items {
+			if !o.New[it.ID] {
+				old = append(old, it)
+			}
+		}
+		interactions, queries = withoutItems(ds.Interactions, ds.Queries, o.New)
+		itemsFile = filepath.Join(work, "cold-"+index.ItemsFile)
+		if err := writeNDJSON(itemsFile, old); err != nil {
+			return nil, err
+		}
+		if inter != "" {
+			inter = filepath.Join(work, "cold-"+index.InteractionsFile)
+			if err := writeNDJSON(inter, interactions); err != nil {
+				return nil, err
+			}
+		}
+		say("cold start: %d of %d items held out, with the interactions and queries that name them", len(o.New), len(ds.Items))
+	}
 	opt := assign.Defaults()
 	opt.Levels, opt.CoocWeight = o.Levels, o.CoocWeight
-	bo := assign.BuildOptions{Items: filepath.Join(ds.Dir, index.ItemsFile), Interactions: inter, Assign: opt, BatchSize: 500, Progress: progress}
+	bo := assign.BuildOptions{Items: itemsFile, Interactions: inter, Assign: opt, BatchSize: 500, Progress: progress}
 	if f, ok := logw.(*os.File); ok && progress != nil && fsutil.IsTerminal(f) {
 		bo.ImportProgress = f
 	}
@@ -270,11 +307,11 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		info := &ArmInfo{Arm: a.Name, Method: a.Method, Data: []string{}, Spec: a}
 		in := exporter.Input{Items: base.Items}
 		if a.Search && hasQ {
-			in.Queries = ds.Queries
+			in.Queries = queries
 			info.Data = append(info.Data, "queries")
 		}
 		if a.Recommend && hasI {
-			in.Interactions = ds.Interactions
+			in.Interactions = interactions
 			info.Data = append(info.Data, "interactions")
 		}
 		exp := filepath.Join(work, a.Name, "export")
@@ -314,6 +351,28 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		tr.Arms = append(tr.Arms, info)
 	}
 	return tr, nil
+}
+
+// withoutItems drops every interaction and query (any split) that names
+// an item of drop.
+func withoutItems(xs []index.Interaction, qs []index.Query, drop map[string]bool) ([]index.Interaction, []index.Query) {
+	var ox []index.Interaction
+	for _, x := range xs {
+		if !drop[x.Item] {
+			ox = append(ox, x)
+		}
+	}
+	var oq []index.Query
+	for _, q := range qs {
+		if !slices.ContainsFunc(q.Relevant, func(r index.Relevance) bool { return drop[r.Item] }) {
+			oq = append(oq, q)
+		}
+	}
+	return ox, oq
+}
+
+func writeNDJSON[T any](path string, records []T) error {
+	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { return index.WriteNDJSON(w, records) })
 }
 
 // trainCount counts the data set's train queries (queries true) or train
