@@ -186,32 +186,45 @@ func (s *Server) docPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// A body without "sid" keeps the item's SID (the GET → edit → PUT of a
-	// Bleve client must not take the item out of generation); "sid": ""
-	// clears it. A new type cannot keep an SID of the old one.
-	if !hasSID {
-		if old, ok, err := s.cfg.Catalog.Get(id); err == nil && ok && old.SID != "" && old.Type == it.Type {
-			it.SID = old.SID
-		}
-	}
-	// The answer is only written after Put returned: an acknowledged
-	// write is in the catalog.
-	if it.SID == "" && s.cfg.Coder != nil {
-		code, err := s.cfg.Coder.Put(it)
-		if err == nil {
-			s.m.writes.WithLabelValues("put").Inc()
-			return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id, "sid": code})
-		}
-		if !errors.Is(err, assign.ErrCannotCode) {
-			return err
-		}
-		s.log.Warn("item written without an SID", "id", id, "reason", err)
-	}
-	if err := s.cfg.Catalog.Put(it); err != nil {
+	code, err := s.putItem(it, hasSID)
+	if err != nil {
 		return err
 	}
 	s.m.writes.WithLabelValues("put").Inc()
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "id": id})
+	ans := map[string]string{"status": "ok", "id": id}
+	if code != "" && !hasSID {
+		ans["sid"] = code
+	}
+	return c.JSON(http.StatusOK, ans)
+}
+
+// putItem writes it, the one write path of PUT and _bulk. A record without
+// "sid" (hasSID false) keeps the item's SID (the GET → edit → PUT of a
+// Bleve client must not take the item out of generation); "sid": ""
+// clears it. A new type cannot keep an SID of the old one. An item left
+// without an SID gets one from the Coder when there is one. It returns the
+// SID the item was written with ("" for none). The caller answers only
+// after putItem returned: an acknowledged write is in the catalog.
+func (s *Server) putItem(it index.Item, hasSID bool) (string, error) {
+	if !hasSID {
+		if old, ok, err := s.cfg.Catalog.Get(it.ID); err == nil && ok && old.SID != "" && old.Type == it.Type {
+			it.SID = old.SID
+		}
+	}
+	if it.SID == "" && !hasSID && s.cfg.Coder != nil {
+		code, err := s.cfg.Coder.Put(it)
+		if err == nil {
+			return code, nil
+		}
+		if !errors.Is(err, assign.ErrCannotCode) {
+			return "", err
+		}
+		s.log.Warn("item written without an SID", "id", it.ID, "reason", err)
+	}
+	if err := s.cfg.Catalog.Put(it); err != nil {
+		return "", err
+	}
+	return it.SID, nil
 }
 
 // parseDoc checks a PUT body against the URL id and parses it strictly;
@@ -271,16 +284,17 @@ func (s *Server) docDelete(c echo.Context) error {
 type bulkOp struct {
 	Delete string
 	Item   index.Item
+	HasSID bool // the item line has a "sid" field
 }
 
 // decodeBulkLine parses one NDJSON line of a _bulk body.
 func decodeBulkLine(line []byte) (bulkOp, error) {
 	line = bytes.TrimSpace(line)
+	var m map[string]json.RawMessage
 	if len(line) > 0 && line[0] == '{' {
 		var del struct {
 			Delete *string `json:"delete"`
 		}
-		var m map[string]json.RawMessage
 		if json.Unmarshal(line, &m) == nil && len(m) == 1 && m["delete"] != nil {
 			if err := json.Unmarshal(line, &del); err != nil || del.Delete == nil || strings.TrimSpace(*del.Delete) == "" {
 				return bulkOp{}, badRequest(CodeInvalidArgument, "a delete line is {\"delete\": \"<item id>\"}")
@@ -292,16 +306,19 @@ func decodeBulkLine(line []byte) (bulkOp, error) {
 	if err != nil {
 		return bulkOp{}, badRequest(CodeInvalidItem, "%v", err)
 	}
-	return bulkOp{Item: it}, nil
+	_, hasSID := m["sid"]
+	return bulkOp{Item: it, HasSID: hasSID}, nil
 }
 
 // BulkResult is one line's outcome in a _bulk answer.
 type BulkResult struct {
-	Line   int          `json:"line"`
-	ID     string       `json:"id,omitempty"`
-	Op     string       `json:"op,omitempty"` // put or delete
-	Status string       `json:"status"`       // ok or error
-	Error  *errorDetail `json:"error,omitempty"`
+	Line   int    `json:"line"`
+	ID     string `json:"id,omitempty"`
+	Op     string `json:"op,omitempty"` // put or delete
+	Status string `json:"status"`       // ok or error
+	// SID is the SID a put line without one was given (assign.Coder).
+	SID   string       `json:"sid,omitempty"`
+	Error *errorDetail `json:"error,omitempty"`
 }
 
 // BulkAnswer is the answer of POST /api/{index}/_bulk.
@@ -364,9 +381,12 @@ func (s *Server) bulk(c echo.Context) error {
 			}
 		default:
 			r.ID, r.Op = op.Item.ID, "put"
-			if err := s.cfg.Catalog.Put(op.Item); err != nil {
+			if code, err := s.putItem(op.Item, op.HasSID); err != nil {
 				fail(err)
 			} else {
+				if !op.HasSID {
+					r.SID = code
+				}
 				r.Status = "ok"
 				ans.OK++
 				s.m.writes.WithLabelValues("put").Inc()

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/neo-search/neo/onnx"
 )
 
 // These tests run the real `neo serve` binary, built once per test run.
@@ -211,6 +213,69 @@ func TestAckedWriteSurvivesKill9(t *testing.T) {
 	}
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.log(), "msg=stopped") {
 		t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.log())
+	}
+}
+
+// TestNewItemSIDSurvivesKill9 (issue 18): an item PUT without an SID on
+// the demo server gets one in the answer, is returned by the next search
+// for its title (the model directory's fusion defaults, no type) and
+// accepted as history; items of a _bulk without SIDs get distinct ones;
+// after SIGKILL right after the last answer and a restart, each has the
+// SID it was answered with.
+func TestNewItemSIDSurvivesKill9(t *testing.T) {
+	bin := neoBinary(t)
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skip("onnxruntime library not found: ", err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(t.TempDir(), "index")
+	const key = "new-item-key"
+	env := []string{"NEO_API_KEY=" + key}
+	args := []string{"--index", idx, "--demo", filepath.Join(root, "testdata", "demo"), "--model", filepath.Join(root, "testdata", "model")}
+	p := startNeo(t, bin, env, args...)
+	const title = "Zanzibar Quillwork Opal Evening Scarf"
+	st, b := p.request(t, "PUT", "/api/catalog/zz-new-1", `{"type":"scarf","title":"`+title+`","brand":"Verdance","attributes":{"color":"ruby red","material":"cashmere"},"in_stock":true}`, key)
+	var put struct{ Status, ID, SID string }
+	if st != 200 || json.Unmarshal(b, &put) != nil || put.SID == "" {
+		t.Fatalf("PUT: %d %s (want an SID in the answer)", st, b)
+	}
+	st, b = p.request(t, "POST", "/v1/search", `{"query":"`+strings.ToLower(title)+`","k":10}`, "")
+	if st != 200 || !strings.Contains(string(b), `"zz-new-1"`) {
+		t.Fatalf("search for the new item's title: %d %s", st, b)
+	}
+	if st, b := p.request(t, "POST", "/v1/recommend", `{"history":["zz-new-1"],"k":5}`, ""); st != 200 {
+		t.Fatalf("recommend from the new item: %d %s", st, b)
+	}
+	bulk := `{"id":"zz-new-2","type":"ring","title":"Quillwork Opal Ring"}
+{"id":"zz-new-3","type":"ring","title":"Quillwork Opal Ring"}
+`
+	st, b = p.request(t, "POST", "/api/catalog/_bulk", bulk, key)
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	var ans BulkAnswer
+	if st != 200 || json.Unmarshal(b, &ans) != nil || ans.Status != "ok" || len(ans.Results) != 2 {
+		t.Fatalf("bulk: %d %s", st, b)
+	}
+	want := map[string]string{"zz-new-1": put.SID}
+	for _, r := range ans.Results {
+		if r.SID == "" {
+			t.Fatalf("bulk line %d without an SID in the answer: %s", r.Line, b)
+		}
+		want[r.ID] = r.SID
+	}
+	if want["zz-new-2"] == want["zz-new-3"] {
+		t.Fatalf("two new items share SID %s", want["zz-new-2"])
+	}
+	p = startNeo(t, bin, env, args...)
+	for id, code := range want {
+		st, b := p.request(t, "GET", "/api/catalog/"+id, "", "")
+		var d Doc
+		if st != 200 || json.Unmarshal(b, &d) != nil || d.Item.SID != code {
+			t.Errorf("after kill -9, GET %s: %d %s, want SID %s", id, st, b, code)
+		}
 	}
 }
 

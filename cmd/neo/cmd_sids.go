@@ -34,13 +34,19 @@ func runSids(args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress bars")
 	tsv := fs.String("tsv", "", "also write every item's SID as id<TAB>sid lines (the sids.tsv format) to this file; with --dry-run, the SIDs it would have written")
 	from := fs.String("from", "", "apply the SIDs recorded in a model directory's sids.tsv (or that file) after assigning, so the catalog names items as the model learned them")
+	newOnly := fs.Bool("new-only", false, "only give items without an SID one, with the saved quantizer (as a PUT without an SID does); every other SID stays")
+	model := fs.String("model", "", "--new-only: model directory whose codebook bounds the new codes (default: none, any code)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo sids [--index DIR] [--interactions FILE] [--levels 3] [--codebook 256] [--dim 64] [--seed 1] [--unaligned] [--json] [--dry-run] [--tsv FILE]")
+		fmt.Fprintln(fs.Output(), "       neo sids --new-only [--index DIR] [--model DIR] [--json]")
 		fmt.Fprintln(fs.Output(), "\nThe quantizer (to give new items codes later) is saved as <index dir>.quantizer.json.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, false); !ok {
 		return code
+	}
+	if *newOnly {
+		return sidsNewOnly(*dir, *model, *asJSON)
 	}
 	var progress io.Writer = os.Stderr
 	if *quiet {
@@ -82,6 +88,33 @@ func runSids(args []string) int {
 		fmt.Printf("wrote SIDs of %d items; quantizer saved to %s\n", out.Updated, out.Quantizer)
 	} else {
 		fmt.Println("dry run: nothing written")
+	}
+	return 0
+}
+
+func sidsNewOnly(dir, model string, asJSON bool) int {
+	var limits []int
+	if model != "" {
+		m, err := sid.LoadModelMeta(model)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo sids --new-only: --model:", err)
+			return 1
+		}
+		limits = m.SID.CodeCount
+	}
+	rep, err := assign.NewOnly(dir, limits)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "neo sids --new-only:", err)
+		return 1
+	}
+	if asJSON {
+		b, _ := json.Marshal(rep)
+		fmt.Println(string(b))
+		return 0
+	}
+	fmt.Printf("gave %d items without an SID one; %d kept their SID; %d could not be placed (re-run neo sids)\n", rep.Coded, rep.Kept, len(rep.Uncoded))
+	for _, id := range rep.Uncoded {
+		fmt.Println("  no SID:", id)
 	}
 	return 0
 }

@@ -81,3 +81,64 @@ func TestSidsTSV(t *testing.T) {
 		t.Fatalf("unwritable --tsv: exit %d, want 1", code)
 	}
 }
+
+// TestSidsNewOnly: items imported after the assignment get an SID with
+// --new-only; the others keep theirs; without a quantizer it fails.
+func TestSidsNewOnly(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, from, to int) string {
+		var lines []string
+		for i := from; i < to; i++ {
+			lines = append(lines, fmt.Sprintf(`{"id":"i%d","type":"%s","title":"%s thing %d"}`,
+				i, []string{"ring", "watch"}[i%2], []string{"gold", "silver", "rose"}[i%3], i))
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		return p
+	}
+	idx := filepath.Join(dir, "index")
+	if code := runImport([]string{"--index", idx, "--quiet", write("a.ndjson", 0, 30)}); code != 0 {
+		t.Fatalf("import exit %d", code)
+	}
+	if _, code := captureStdout(t, func() int { return runSids([]string{"--index", idx, "--quiet", "--new-only"}) }); code != 1 {
+		t.Fatalf("--new-only without a quantizer: exit %d, want 1", code)
+	}
+	if _, code := captureStdout(t, func() int { return runSids([]string{"--index", idx, "--quiet"}) }); code != 0 {
+		t.Fatalf("sids exit %d", code)
+	}
+	sids := func() map[string]string {
+		cat, err := index.Open(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cat.Close()
+		all, _ := cat.Items()
+		out := map[string]string{}
+		for _, it := range all {
+			out[it.ID] = it.SID
+		}
+		return out
+	}
+	before := sids()
+	if code := runImport([]string{"--index", idx, "--quiet", write("b.ndjson", 30, 36)}); code != 0 {
+		t.Fatalf("import exit %d", code)
+	}
+	out, code := captureStdout(t, func() int { return runSids([]string{"--index", idx, "--new-only", "--json"}) })
+	if code != 0 || !strings.Contains(out, `"coded":6`) || !strings.Contains(out, `"kept":30`) {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	after := sids()
+	seen := map[string]string{}
+	for id, s := range after {
+		if s == "" {
+			t.Fatalf("%s has no SID after --new-only", id)
+		}
+		if b, ok := before[id]; ok && b != s {
+			t.Fatalf("%s changed SID %s → %s", id, b, s)
+		}
+		if o, dup := seen[s]; dup {
+			t.Fatalf("%s and %s share %s", o, id, s)
+		}
+		seen[s] = id
+	}
+}

@@ -3,10 +3,12 @@ package assign
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/neo-search/neo/index"
@@ -320,5 +322,84 @@ func TestCoder(t *testing.T) {
 	}
 	if !errors.Is(full, ErrCannotCode) {
 		t.Fatalf("a full group: %v, want ErrCannotCode", full)
+	}
+}
+
+// TestCoderConcurrentWriters: many writers putting new items at once,
+// through one coder and through a second coder over the same catalog,
+// never give two items one SID, and every acknowledged SID is the one the
+// catalog holds.
+func TestCoderConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	items, inter := catalogFiles(t, 60)
+	dir := filepath.Join(t.TempDir(), "index")
+	if _, err := Build(ctx, dir, BuildOptions{Items: items, Interactions: inter}); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	limits := []int{16, 16, 16, 4} // few collision codes, so writers contend for them
+	coders := make([]*Coder, 2)
+	for i := range coders {
+		if coders[i], err = NewCoder(cat, dir, limits); err != nil || coders[i] == nil {
+			t.Fatalf("coder %v, err %v", coders[i], err)
+		}
+	}
+	const writers, each = 8, 25
+	titles := []string{"red ring", "gold ring", "silver watch", "red ring"} // identical texts collide
+	types := []string{"ring", "ring", "watch", "ring"}
+	var mu sync.Mutex
+	acked := map[string]string{} // id → SID answered
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				it := index.Item{ID: fmt.Sprintf("w%d-%d", w, j), Type: types[j%len(types)], Title: titles[j%len(titles)], InStock: true}
+				key, err := coders[(w+j)%2].Put(it)
+				if errors.Is(err, ErrCannotCode) {
+					continue // a full group is refused, never doubled
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked[it.ID] = key
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// the groups of the identical texts fill up; the rest are refused
+	if len(acked) < 30 {
+		t.Fatalf("only %d of %d new items coded", len(acked), writers*each)
+	}
+	t.Logf("%d of %d new items coded", len(acked), writers*each)
+	all, err := cat.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := map[string]string{}
+	for _, it := range all {
+		if it.SID == "" {
+			continue
+		}
+		if o, dup := owner[it.SID]; dup {
+			t.Fatalf("items %s and %s share SID %s", o, it.ID, it.SID)
+		}
+		owner[it.SID] = it.ID
+		if want, ok := acked[it.ID]; ok && want != it.SID {
+			t.Fatalf("%s: acknowledged %s, catalog has %s", it.ID, want, it.SID)
+		}
+	}
+	for id, key := range acked {
+		if owner[key] != id {
+			t.Fatalf("acknowledged %s for %s, the catalog gives it to %q", key, id, owner[key])
+		}
 	}
 }

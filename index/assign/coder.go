@@ -92,3 +92,55 @@ func (c *Coder) Put(it index.Item) (string, error) {
 	}
 	return "", fmt.Errorf("%w: every code under %s is taken (re-run neo sids)", ErrCannotCode, sid.SID{Type: typ, Codes: codes[:last]}.Key())
 }
+
+// NewOnlyReport is what NewOnly did.
+type NewOnlyReport struct {
+	Coded   int      `json:"coded"`   // items given an SID
+	Uncoded []string `json:"uncoded"` // items the quantizer could not place (ErrCannotCode)
+	Kept    int      `json:"kept"`    // items that already had an SID, unchanged
+}
+
+// NewOnly gives every item of the catalog in dir that has no SID one, as
+// a PUT without an SID does (Coder.Put, bounded by limits), and leaves
+// every other item's SID as it is: `neo sids --new-only`, for items
+// imported without SIDs after the assignment. It needs the quantizer
+// saved by an earlier Run.
+func NewOnly(dir string, limits []int) (_ *NewOnlyReport, err error) {
+	cat, err := index.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := cat.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	c, err := NewCoder(cat, dir, limits)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("no quantizer at %s: run neo sids (without --new-only) first", QuantizerPath(dir))
+	}
+	items, err := cat.Items()
+	if err != nil {
+		return nil, err
+	}
+	rep := &NewOnlyReport{Uncoded: []string{}}
+	for _, it := range items {
+		if it.SID != "" {
+			rep.Kept++
+			continue
+		}
+		_, err := c.Put(it)
+		switch {
+		case errors.Is(err, ErrCannotCode):
+			rep.Uncoded = append(rep.Uncoded, it.ID)
+		case err != nil:
+			return nil, fmt.Errorf("item %s: %w", it.ID, err)
+		default:
+			rep.Coded++
+		}
+	}
+	return rep, nil
+}
