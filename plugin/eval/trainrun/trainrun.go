@@ -269,6 +269,9 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 			}
 		}
 		interactions, queries = withoutItems(ds.Interactions, ds.Queries, o.New)
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return nil, err
+		}
 		itemsFile = filepath.Join(work, "cold-"+index.ItemsFile)
 		if err := writeNDJSON(itemsFile, old); err != nil {
 			return nil, err
