@@ -32,6 +32,9 @@ type MetricSet struct {
 	writes     *prometheus.CounterVec
 	sseEvents  prometheus.Counter
 	modelReady prometheus.Gauge
+	// drift of the catalog from the loaded model (plugin.Drift), set at
+	// each scrape
+	unseen, generated, generatedUnseen prometheus.Gauge
 }
 
 // NewMetricSet makes a fresh set with Go runtime and process collectors.
@@ -80,9 +83,19 @@ func NewMetricSet() *MetricSet {
 		modelReady: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "neo_model_ready", Help: "1 when a model is loaded and requests can be decoded.",
 		}),
+		unseen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "neo_model_unseen_items", Help: "Generatable catalog items the loaded model never saw in training (new, or given a new SID since).",
+		}),
+		generated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "neo_generated_items", Help: "Items named in answers since start.",
+		}),
+		generatedUnseen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "neo_generated_unseen_items", Help: "Items named in answers since start that the loaded model never saw in training.",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.inflight, m.queue, m.rejected, m.tokens,
 		m.tokenRate, m.batch, m.items, m.panics, m.writes, m.sseEvents, m.modelReady,
+		m.unseen, m.generated, m.generatedUnseen,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -38,6 +38,12 @@ type Generator interface {
 	Stream(ctx context.Context, req plugin.Request, emit func(plugin.Segment) error) (*plugin.Response, error)
 }
 
+// DriftReporter is a Generator that can say what of the catalog its
+// model never saw (plugin.Engine): /readyz and /metrics report it.
+type DriftReporter interface {
+	Drift() plugin.Drift
+}
+
 // Catalog is what the server needs of *index.Catalog.
 type Catalog interface {
 	Bleve() bleve.Index
@@ -419,6 +425,11 @@ func (s *Server) readyz(c echo.Context) error {
 	indexOK := err == nil
 	modelOK := s.cfg.Generator != nil
 	out := map[string]any{"model": modelOK, "index": indexOK, "items": n}
+	if d, ok := s.cfg.Generator.(DriftReporter); ok {
+		dr := d.Drift()
+		out["drift"] = map[string]any{"known": dr.Known, "catalog_items": dr.CatalogItems, "unseen_items": dr.Unseen,
+			"generated": dr.Generated, "generated_unseen": dr.GeneratedUnseen, "generated_unseen_share": dr.UnseenShare()}
+	}
 	if modelOK && indexOK {
 		out["status"] = "ready"
 		return c.JSON(http.StatusOK, out)
@@ -447,6 +458,12 @@ func (s *Server) notReadyMessage() string {
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if n, err := s.cfg.Catalog.Bleve().DocCount(); err == nil {
 		s.m.items.Set(float64(n))
+	}
+	if d, ok := s.cfg.Generator.(DriftReporter); ok {
+		dr := d.Drift()
+		s.m.unseen.Set(float64(dr.Unseen))
+		s.m.generated.Set(float64(dr.Generated))
+		s.m.generatedUnseen.Set(float64(dr.GeneratedUnseen))
 	}
 	s.m.handler().ServeHTTP(w, r)
 }

@@ -103,6 +103,7 @@ type Engine struct {
 	fusion  map[string]prior.Weights // default weights per task (fusion.json)
 	aggs    map[string]prior.Agg     // aggregation per task (fusion.json), else cfg.FusionAgg
 	static  distCache                // distributions of static experts per snapshot
+	drift   *drift                   // what the model never saw (Drift)
 
 	tokens      atomic.Int64 // tokens decoded, for metrics
 	procNanos   atomic.Int64 // time spent in the LogitsProcessor
@@ -130,7 +131,12 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 		m.Close()
 		return nil, err
 	}
-	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg, fusion: fusion.Weights, aggs: fusion.Agg}
+	dr, err := loadDrift(modelDir)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	e := &Engine{cat: cat, model: m, meta: meta, tok: tok, cfg: cfg, fusion: fusion.Weights, aggs: fusion.Agg, drift: dr}
 	e.sp.EOS = meta.Special[sid.TokenEOS]
 	for name, id := range meta.Special {
 		switch name {
@@ -275,17 +281,21 @@ func dedupe(a []uint32) []uint32 {
 func (e *Engine) resolve(snap *index.Snapshot, set TrieSet, ems []Emitted, scores []float64, fus *fusionState, explain bool) ([]Item, error) {
 	items := make([]Item, len(ems))
 	ids := make([]string, len(ems))
+	keys := make([]string, len(ems))
 	for i, em := range ems {
 		ord := em.Ord
 		if em.Trie == 1 && set.Tries[0] != nil {
 			ord += uint32(set.Tries[0].Len())
 		}
 		ids[i] = snap.ID(ord)
-		items[i] = Item{SID: snap.SID(ord).String(), ID: ids[i], Score: scores[i]}
+		s := snap.SID(ord)
+		keys[i] = s.Key()
+		items[i] = Item{SID: s.String(), ID: ids[i], Score: scores[i]}
 		if explain && fus != nil {
 			items[i].Parts = fus.parts(ord, scores[i])
 		}
 	}
+	e.drift.note(ids, keys)
 	docs, err := e.cat.GetMany(ids)
 	if err != nil {
 		return nil, err

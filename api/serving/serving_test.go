@@ -2,6 +2,7 @@ package serving
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,8 +110,38 @@ func TestNewItemGetsSID(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	drift := func() map[string]float64 {
+		t.Helper()
+		code, b := do("GET", "/readyz", "")
+		var r struct{ Drift map[string]any }
+		if code != 200 || json.Unmarshal([]byte(b), &r) != nil || r.Drift == nil {
+			t.Fatalf("/readyz %d %s", code, b)
+		}
+		out := map[string]float64{}
+		for k, v := range r.Drift {
+			if f, ok := v.(float64); ok {
+				out[k] = f
+			}
+		}
+		return out
+	}
+	if d := drift(); d["unseen_items"] != 0 || d["catalog_items"] == 0 {
+		t.Fatalf("drift before any write: %v", d)
+	}
 	if code, b := do("PUT", "/api/catalog/zz-new-1", `{"type":"scarf","title":"Ruby Red Cashmere Winter Scarf","brand":"Verdance","attributes":{"color":"ruby red","material":"cashmere"},"in_stock":true}`); code != 200 {
 		t.Fatalf("PUT %d %s", code, b)
+	}
+	if d := drift(); d["unseen_items"] != 1 {
+		t.Fatalf("drift after one new item: %v", d)
+	}
+	if code, b := do("POST", "/v1/search", `{"query":"ruby red cashmere winter scarf","k":10}`); code != 200 || !strings.Contains(b, "zz-new-1") {
+		t.Fatalf("search for the new item: %d %s", code, b)
+	}
+	if d := drift(); d["generated_unseen"] != 1 || d["generated"] != 10 || d["generated_unseen_share"] != 0.1 {
+		t.Fatalf("drift after a search naming it: %v", d)
+	}
+	if code, b := do("GET", "/metrics", ""); code != 200 || !strings.Contains(b, "neo_model_unseen_items 1\n") || !strings.Contains(b, "neo_generated_unseen_items 1\n") {
+		t.Fatalf("/metrics lacks the drift gauges: %d", code)
 	}
 	it, ok, err := st.Catalog.Get("zz-new-1")
 	if err != nil || !ok || it.SID == "" {

@@ -7,7 +7,10 @@ import (
 	"os"
 
 	"github.com/neo-search/neo/exporter/trainer"
+	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
+	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/sid"
 )
 
 func init() {
@@ -19,6 +22,7 @@ func runDoctor(args []string) int {
 	lib := fs.String("lib", "", "onnxruntime library to check (default: the usual lookup)")
 	model := fs.String("model", "", "also load this model directory and print its dimensions")
 	python := fs.String("python", trainer.Python, "python interpreter used by neo train")
+	indexDir := fs.String("index", "", "with --model: also count the catalog items (of this index directory; not while neo serve holds it) the model never saw in training")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: neo doctor [--lib PATH] [--model DIR] [--python PATH]\n\nFinds and loads the onnxruntime library, prints its path and version, and checks\nthat the trainer's python has torch.")
 		fs.PrintDefaults()
@@ -65,6 +69,9 @@ func runDoctor(args []string) int {
 			fmt.Printf("  %s: %d layers, %d kv heads, head dim %d, vocab %d\n  %s\n", m.Path(), d.Layers, d.KVHeads, d.HeadDim, d.Vocab, keep)
 			m.Close()
 		}
+		if *indexDir != "" && !doctorDrift(*indexDir, *model) {
+			ok = false
+		}
 	}
 
 	// Training is optional for serving, so a missing torch is a warning.
@@ -88,4 +95,34 @@ func runDoctor(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// doctorDrift prints how many catalog items the model never saw.
+func doctorDrift(dir, model string) bool {
+	fmt.Println("catalog drift:")
+	cat, err := index.Open(dir)
+	if err != nil {
+		fmt.Printf("  FAIL  %v\n", err)
+		return false
+	}
+	items, err := cat.Items()
+	cat.Close()
+	if err != nil {
+		fmt.Printf("  FAIL  %v\n", err)
+		return false
+	}
+	withSID, unseen, known, err := plugin.CatalogDrift(model, items)
+	switch {
+	case err != nil:
+		fmt.Printf("  FAIL  %v\n", err)
+		return false
+	case !known:
+		fmt.Printf("  WARN  %s has no %s: cannot tell which items the model saw\n", model, sid.AssignmentsFile)
+	default:
+		fmt.Printf("  %d items, %d with an SID; %d of those the model never saw in training (new, or a new SID)\n", len(items), withSID, unseen)
+		if withSID > 0 && unseen*10 > withSID {
+			fmt.Println("  WARN  over 10% of the catalog is new to the model: consider retraining (neo train)")
+		}
+	}
+	return true
 }

@@ -120,6 +120,14 @@ func TestSidsNewOnly(t *testing.T) {
 		return out
 	}
 	before := sids()
+	// a model trained on the first 30 items: its sids.tsv
+	model := filepath.Join(dir, "model")
+	os.MkdirAll(model, 0o755)
+	if _, code := captureStdout(t, func() int {
+		return runSids([]string{"--index", idx, "--quiet", "--dry-run", "--tsv", filepath.Join(model, sid.AssignmentsFile)})
+	}); code != 0 {
+		t.Fatal("sids --tsv")
+	}
 	if code := runImport([]string{"--index", idx, "--quiet", write("b.ndjson", 30, 36)}); code != 0 {
 		t.Fatalf("import exit %d", code)
 	}
@@ -140,5 +148,15 @@ func TestSidsNewOnly(t *testing.T) {
 			t.Fatalf("%s and %s share %s", o, id, s)
 		}
 		seen[s] = id
+	}
+	// neo doctor --index --model: the 6 new items are new to the model
+	out, _ = captureStdout(t, func() int {
+		if !doctorDrift(idx, model) {
+			return 1
+		}
+		return 0
+	})
+	if !strings.Contains(out, "36 items, 36 with an SID; 6 of those the model never saw") || !strings.Contains(out, "WARN") {
+		t.Fatalf("doctor drift: %s", out)
 	}
 }
