@@ -163,7 +163,7 @@ func evalRunDir(ctx context.Context, dir, only string, opt eval.Options, ne *neo
 		}
 	}
 	var used map[string]any
-	rep, err := evalRunDataset(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
+	rep, err := eval.RunMethods(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
 		if model == "" {
 			return nil, nil
 		}
@@ -178,31 +178,6 @@ func evalRunDir(ctx context.Context, dir, only string, opt eval.Options, ne *neo
 		rep.Fusion = used
 	}
 	return rep, err
-}
-
-// evalRunDataset builds the baselines, lets add put further methods in
-// (and clean them up afterwards), keeps the methods named in only (all
-// when empty) and runs the evaluation.
-func evalRunDataset(ctx context.Context, ds *eval.Dataset, only string, opt eval.Options, add func(*eval.Methods, *eval.Kit) (func(), error)) (*eval.Report, error) {
-	kit, err := eval.NewKit(ctx, ds)
-	if err != nil {
-		return nil, err
-	}
-	defer kit.Close()
-	methods := kit.Baselines()
-	if add != nil {
-		cleanup, err := add(&methods, kit)
-		if err != nil {
-			return nil, err
-		}
-		if cleanup != nil {
-			defer cleanup()
-		}
-	}
-	if only != "" {
-		methods.Keep(strings.Split(only, ","))
-	}
-	return eval.Run(ctx, ds, methods, opt)
 }
 
 // evalTuneMain runs neoeval.Tune on the data folder dir and prints what it

@@ -93,16 +93,7 @@ func runSids(args []string) int {
 }
 
 func sidsNewOnly(dir, model string, asJSON bool) int {
-	var limits []int
-	if model != "" {
-		m, err := sid.LoadModelMeta(model)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "neo sids --new-only: --model:", err)
-			return 1
-		}
-		limits = m.SID.CodeCount
-	}
-	rep, err := assign.NewOnly(dir, limits)
+	rep, err := assign.NewOnly(dir, model)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo sids --new-only:", err)
 		return 1

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"maps"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/neo-search/neo/exporter/trainer"
@@ -55,8 +53,7 @@ trainer's seed (SIDs and samples keep seed 1); all are in the JSON under
 // trainOptions are the flags of `neo eval --train`.
 type trainOptions struct {
 	train bool
-	work  string  // --work
-	cold  float64 // --cold
+	work  string // --work
 	trainrun.Options
 }
 
@@ -76,7 +73,7 @@ func (o *trainOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.TrainSeed, "train-seed", 1, "--train: trainer seed (weight init, batch order, dropout) for every arm; SIDs and samples keep seed 1, so runs differing only here measure training noise")
 	fs.IntVar(&o.Levels, "levels", sid.DefaultLevels, "--train: semantic SID levels (as neo sids --levels; the codebook size follows from it)")
 	fs.Float64Var(&o.Dropout, "dropout", 0, "--train: trainer dropout probability (0 <= p < 1) for every arm")
-	fs.Float64Var(&o.cold, "cold", 0, "--train: cold start: hold out this share of the items (0 <= F < 1) before SIDs and training, add them afterwards as a PUT without an SID does, and report the cases whose target is a new item apart (JSON \"cold\")")
+	fs.Float64Var(&o.Cold, "cold", 0, "--train: cold start: hold out this share of the items (0 <= F < 1) before SIDs and training, add them afterwards as a PUT without an SID does, and report the cases whose target is a new item apart (JSON \"cold\")")
 	o.Steps = map[string]string{}
 	for _, a := range trainrun.Arms {
 		fs.Func("steps-"+a.Name, "--train: "+a.Name+" arm budget, steps per stage W,G,I (default "+trainrun.DefaultSteps[a.Name]+")", func(s string) error {
@@ -102,41 +99,16 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo 
 		}
 		defer os.RemoveAll(work)
 	}
-	if o.cold < 0 || o.cold >= 1 {
-		fmt.Fprintf(os.Stderr, "neo eval: --cold %g: want a share 0 <= F < 1\n", o.cold)
-		return 2
-	}
-	evalDS := ds
-	if o.cold > 0 {
-		o.New = eval.HoldOut(ds, o.cold, 1)
-		evalDS = ds.Cold(o.New)
-		opt.New, neo.New = o.New, o.New
-		neo.Quantizer = filepath.Join(work, trainrun.IndexDir)
-	}
 	tr, err := trainrun.Run(ctx, ds, o.Options, work)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval --train:", err)
 		return 1
 	}
-	t0 := time.Now()
-	used := map[string]any{}
-	if o.cold > 0 {
-		neo.Coded = func(coded, failed int) { tr.NewCoded, tr.NewUncoded = coded, failed }
-	}
-	rep, err := evalRunDataset(ctx, evalDS, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
-		if o.cold > 0 {
-			m.Recommend["contentknn"] = kit.ContentKNN()
-		}
-		return addArmMethods(ctx, evalDS, kit, tr.Arms, m, neo, used)
-	})
-	if rep != nil && len(used) > 0 {
-		rep.Fusion = used
-	}
+	rep, err := trainrun.Evaluate(ctx, ds, tr, work, only, opt, neo)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 1
 	}
-	tr.EvalSeconds = time.Since(t0).Seconds()
 	tr.Seconds = time.Since(start).Seconds()
 	if asJSON {
 		b, err := json.Marshal(struct {
@@ -153,33 +125,4 @@ func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo 
 	rep.WriteText(os.Stdout, k)
 	tr.WriteText(os.Stdout)
 	return 0
-}
-
-// addArmMethods opens each trained arm's model over the data set's items
-// and adds it to the blocks it was trained for, recording the fusion of
-// the entries in used. The cleanup records the arms' decode statistics,
-// then closes the engines.
-func addArmMethods(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []*trainrun.ArmInfo, m *eval.Methods, o neoeval.Options, used map[string]any) (func(), error) {
-	var opened []*neoeval.Method
-	var infos []*trainrun.ArmInfo
-	cleanup := func() {
-		for i, nm := range opened {
-			dec, _ := nm.Engine().DecodeStats()
-			if n := nm.Engine().TokensDecoded(); n > 0 {
-				infos[i].TokensDecoded = n
-				infos[i].DecodeMSPerToken = float64(dec) / float64(time.Millisecond) / float64(n)
-			}
-			nm.Close()
-		}
-	}
-	for _, a := range arms {
-		nm, u, err := neoeval.Add(ctx, ds, kit, a.ModelDir, a.Method, a.Spec.Search, a.Spec.Recommend, m, o)
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("arm %s: %w", a.Arm, err)
-		}
-		maps.Copy(used, u)
-		opened, infos = append(opened, nm), append(infos, a)
-	}
-	return cleanup, nil
 }

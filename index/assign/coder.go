@@ -104,8 +104,17 @@ type NewOnlyReport struct {
 // a PUT without an SID does (Coder.Put, bounded by limits), and leaves
 // every other item's SID as it is: `neo sids --new-only`, for items
 // imported without SIDs after the assignment. It needs the quantizer
-// saved by an earlier Run.
-func NewOnly(dir string, limits []int) (_ *NewOnlyReport, err error) {
+// saved by an earlier Run. modelDir, when not "", is the model whose
+// codebook bounds the new codes.
+func NewOnly(dir, modelDir string) (_ *NewOnlyReport, err error) {
+	var limits []int
+	if modelDir != "" {
+		m, err := sid.LoadModelMeta(modelDir)
+		if err != nil {
+			return nil, err
+		}
+		limits = m.SID.CodeCount
+	}
 	cat, err := index.Open(dir)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -100,6 +101,31 @@ type ColdReport struct {
 	SearchRest    map[string]Metrics `json:"search_rest,omitempty"`
 	RecommendNew  map[string]Metrics `json:"recommend_new,omitempty"`
 	RecommendRest map[string]Metrics `json:"recommend_rest,omitempty"`
+}
+
+// RunMethods builds the baselines of ds (NewKit), lets add put further
+// methods in (and clean them up afterwards), keeps the methods named in
+// only (comma-separated; all when empty) and runs the evaluation.
+func RunMethods(ctx context.Context, ds *Dataset, only string, opt Options, add func(*Methods, *Kit) (func(), error)) (*Report, error) {
+	kit, err := NewKit(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	defer kit.Close()
+	methods := kit.Baselines()
+	if add != nil {
+		cleanup, err := add(&methods, kit)
+		if err != nil {
+			return nil, err
+		}
+		if cleanup != nil {
+			defer cleanup()
+		}
+	}
+	if only != "" {
+		methods.Keep(strings.Split(only, ","))
+	}
+	return Run(ctx, ds, methods, opt)
 }
 
 // Run measures methods on ds. A method error is counted (the answer counts

@@ -42,11 +42,12 @@ type Options struct {
 	CoocWeight     float64
 	TrainSeed      int
 	Levels         int
-	// New are the items of a cold-start run (eval.HoldOut): the catalog
-	// is built, SIDs fitted and every arm trained without them and
-	// without any interaction or query that names one; AddNew then writes
-	// them into the catalog the way a PUT does. nil: a normal run.
-	New   map[string]bool
+	// Cold is the share of items a cold-start run holds out (eval.HoldOut,
+	// seed 1): the catalog is built, SIDs fitted and every arm trained
+	// without them and without any interaction or query that names one;
+	// Evaluate then writes them into the catalog the way a PUT does. 0: a
+	// normal run.
+	Cold  float64
 	Quiet bool      // no progress bars
 	Log   io.Writer // what the pipeline does, and the trainer's output (nil: os.Stderr)
 }
@@ -88,7 +89,6 @@ type Report struct {
 	SIDs       *sid.Report `json:"sids,omitempty"`
 	SIDSeconds float64     `json:"sid_seconds"`
 	Arms       []*ArmInfo  `json:"arms"`
-	// NewItems is the number of items a cold-start run held out.
 	// NewItems is the number of items a cold-start run held out;
 	// NewCoded of them got an SID when written after training, NewUncoded
 	// could not (their codes were all taken) and stay without one.
@@ -98,6 +98,8 @@ type Report struct {
 	Skipped     []string `json:"skipped"`
 	Seconds     float64  `json:"seconds"` // the whole run, evaluation included
 	EvalSeconds float64  `json:"eval_seconds"`
+
+	fresh map[string]bool // a cold-start run's new items
 }
 
 // ArmInfo describes one trained arm.
@@ -258,17 +260,21 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		inter = filepath.Join(ds.Dir, index.InteractionsFile)
 	}
 	interactions, queries := ds.Interactions, ds.Queries
-	if len(o.New) > 0 {
-		tr.NewItems = len(o.New)
+	if o.Cold < 0 || o.Cold >= 1 {
+		return nil, fmt.Errorf("--cold %g: want a share 0 <= F < 1", o.Cold)
+	}
+	if o.Cold > 0 {
+		tr.fresh = eval.HoldOut(ds, o.Cold, 1)
+		tr.NewItems = len(tr.fresh)
 		// the catalog before the new items arrived: what SIDs are fitted
 		// on and the arms are trained on
 		var old []index.Item
 		for _, it := range ds.Items {
-			if !o.New[it.ID] {
+			if !tr.fresh[it.ID] {
 				old = append(old, it)
 			}
 		}
-		interactions, queries = withoutItems(ds.Interactions, ds.Queries, o.New)
+		interactions, queries = withoutItems(ds.Interactions, ds.Queries, tr.fresh)
 		if err := os.MkdirAll(work, 0o755); err != nil {
 			return nil, err
 		}
@@ -282,7 +288,7 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 				return nil, err
 			}
 		}
-		say("cold start: %d of %d items held out, with the interactions and queries that name them", len(o.New), len(ds.Items))
+		say("cold start: %d of %d items held out, with the interactions and queries that name them", len(tr.fresh), len(ds.Items))
 	}
 	opt := assign.Defaults()
 	opt.Levels, opt.CoocWeight = o.Levels, o.CoocWeight
