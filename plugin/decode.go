@@ -245,6 +245,8 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		return err
 	}
 	proc.fusion = fus
+	guard, facts := e.newFactGuard(req, snap)
+	var factBuf []int32
 	seed := req.Seed
 	if seed == 0 {
 		seed = uint64(len(prompt))*0x9e3779b97f4a7c15 + uint64(prompt[len(prompt)-1])
@@ -291,6 +293,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 			return false, nil
 		}
 		proc.AbandonSID(0)
+		if guard != nil {
+			guard.Resume()
+		}
 		gen = gen[:spanStart]
 		spanStart = -1
 		st.Close()
@@ -299,13 +304,14 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		st, err = e.sched.prefill(ctx, [][]int32{full})
 		return err == nil, err
 	}
-	hardStop := req.MaxTokens + proc.levels + 2
+	// room past the budget to finish an SID span or a value phrase
+	hardStop := req.MaxTokens + proc.levels + 2 + factSlack
 	for n := 0; n < hardStop; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		inSID := proc.InSID(0)
-		if n >= req.MaxTokens && !inSID {
+		if n >= req.MaxTokens && !inSID && (guard == nil || guard.Pending() == 0) {
 			break
 		}
 		logits := st.Logits(0)
@@ -316,6 +322,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		t0 := time.Now()
 		nAllowed := proc.Process(0, logits)
 		proc.ApplyFusion(0, logits)
+		if guard != nil && !inSID {
+			guard.Process(logits, e.sp.EOS, e.meta.SID.Open)
+		}
 		e.procNanos.Add(int64(time.Since(t0)))
 		if nAllowed == 0 {
 			if ok, err := rewind(); err != nil {
@@ -353,9 +362,15 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 				return err
 			}
 			spanStart, spanLP = len(gen), 0
+			if guard != nil {
+				guard.Pause()
+			}
 		case inSID:
 			spanLP += float64(logits[tok]) - lse
 		default:
+			if guard != nil {
+				guard.Accept(tok)
+			}
 			textRun = append(textRun, tok)
 			if err := flushText(false); err != nil {
 				return err
@@ -368,6 +383,13 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 				return err
 			}
 			it := resolved[0]
+			if guard != nil {
+				// the text after an item may only state its own values
+				sp := fieldSpellings(it.Fields)
+				factBuf = facts.ValueIDs(factBuf[:0], sp)
+				guard.SetAllowed(factBuf)
+				e.learnFacts(facts, sp)
+			}
 			resp.Items = append(resp.Items, it)
 			seg := Segment{Item: &it}
 			resp.Segments = append(resp.Segments, seg)
@@ -385,12 +407,61 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		}
 		st = next
 	}
+	if guard != nil {
+		// cut off inside another value's phrase: drop the phrase (a
+		// stream has sent it already; the answer's text does not keep it)
+		if k := guard.Pending(); k > 0 && k <= len(textRun) {
+			textRun = textRun[:len(textRun)-k]
+			sent = min(sent, len(e.tok.Decode(textRun)))
+		}
+	}
 	if err := flushText(true); err != nil {
 		return err
 	}
 	resp.Text = textBuf.String()
 	resp.Tokens = len(gen)
+	if guard != nil {
+		resp.FactInterventions = guard.Interventions
+	}
 	return nil
+}
+
+// factSlack is how many tokens past max_tokens an answer may take to end a
+// value phrase the fact guard does not let it end where it is.
+const factSlack = 8
+
+// newFactGuard is the fact guard of a text or mixed answer (nil when the
+// catalog's values cannot be read): explain may state the history items'
+// values from the start; mixed and text are free until they name an item.
+func (e *Engine) newFactGuard(req *Request, snap *index.Snapshot) (*FactGuard, *Facts) {
+	if e.cfg.NoFactGuard {
+		return nil, nil
+	}
+	f, err := e.facts()
+	if err != nil || f == nil {
+		return nil, nil
+	}
+	g := NewFactGuard(f, 256)
+	if req.Task == TaskExplain {
+		_, ords, err := resolveHistory(snap, req.History)
+		if err != nil {
+			return g, f
+		}
+		ids := make([]string, len(ords))
+		for i, o := range ords {
+			ids[i] = snap.ID(o)
+		}
+		docs, err := e.cat.GetMany(ids)
+		if err != nil {
+			return g, f
+		}
+		var sp []string
+		for _, d := range docs {
+			sp = append(sp, Spellings(d)...)
+		}
+		g.SetAllowed(f.ValueIDs(nil, sp))
+	}
+	return g, f
 }
 
 // pick chooses a token from masked logits: argmax at temperature 0, else a

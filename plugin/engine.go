@@ -57,6 +57,10 @@ type Config struct {
 	// FusionAgg is how a trie node's prior mass aggregates its items'
 	// (prior.Sum, the default, or prior.Max).
 	FusionAgg prior.Agg
+	// NoFactGuard turns the fact guard off (FactGuard: the text after an
+	// item states only its own catalog values). Only to measure what the
+	// guard prevents; serving keeps it on.
+	NoFactGuard bool
 }
 
 func (c *Config) defaults() {
@@ -104,6 +108,7 @@ type Engine struct {
 	aggs    map[string]prior.Agg     // aggregation per task (fusion.json), else cfg.FusionAgg
 	static  distCache                // distributions of static experts per snapshot
 	drift   *drift                   // what the model never saw (Drift)
+	factSt  factState                // the fact guard's value trie (facts.go)
 
 	tokens      atomic.Int64 // tokens decoded, for metrics
 	procNanos   atomic.Int64 // time spent in the LogitsProcessor

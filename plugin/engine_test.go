@@ -42,54 +42,7 @@ var (
 // items carrying the model's SIDs. It is shared by the tests of this file.
 func demoEngine(t *testing.T) *Engine {
 	t.Helper()
-	demoOnce.Do(func() {
-		dir := demoModelDir()
-		if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
-			demoErr = err
-			return
-		}
-		if _, err := onnx.FindLibrary(""); err != nil {
-			demoSkip = "onnxruntime library not found (run scripts/install-onnxruntime.sh): " + err.Error()
-			return
-		}
-		sids, err := sid.ReadAssignments(filepath.Join(dir, sid.AssignmentsFile))
-		if err != nil {
-			demoErr = err
-			return
-		}
-		f, err := os.ReadFile(filepath.Join("..", "testdata", "demo", "items.ndjson"))
-		if err != nil {
-			demoErr = err
-			return
-		}
-		items, err := index.ReadItems(bytes.NewReader(f))
-		if err != nil {
-			demoErr = err
-			return
-		}
-		for i := range items {
-			items[i].SID = sids[items[i].ID]
-		}
-		var buf bytes.Buffer
-		if err := index.WriteNDJSON(&buf, items); err != nil {
-			demoErr = err
-			return
-		}
-		cat, err := index.OpenMem()
-		if err != nil {
-			demoErr = err
-			return
-		}
-		if _, err := cat.Import(context.Background(), &buf, index.ImportOptions{}); err != nil {
-			demoErr = err
-			return
-		}
-		if err := cat.Rebuild(); err != nil {
-			demoErr = err
-			return
-		}
-		demoEng, demoErr = Open(dir, cat, Config{})
-	})
+	demoOnce.Do(func() { demoEng, demoSkip, demoErr = openDemo(Config{}) })
 	if demoSkip != "" {
 		t.Skip(demoSkip)
 	}
@@ -97,6 +50,62 @@ func demoEngine(t *testing.T) *Engine {
 		t.Fatalf("demo engine: %v", demoErr)
 	}
 	return demoEng
+}
+
+// freshDemoEngine is a demo engine of its own, for a test that writes to
+// its catalog.
+func freshDemoEngine(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	e, skip, err := openDemo(cfg)
+	if skip != "" {
+		t.Skip(skip)
+	}
+	if err != nil {
+		t.Fatalf("demo engine: %v", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func openDemo(cfg Config) (_ *Engine, skip string, _ error) {
+	dir := demoModelDir()
+	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+		return nil, "", err
+	}
+	if _, err := onnx.FindLibrary(""); err != nil {
+		return nil, "onnxruntime library not found (run scripts/install-onnxruntime.sh): " + err.Error(), nil
+	}
+	sids, err := sid.ReadAssignments(filepath.Join(dir, sid.AssignmentsFile))
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := os.ReadFile(filepath.Join("..", "testdata", "demo", "items.ndjson"))
+	if err != nil {
+		return nil, "", err
+	}
+	items, err := index.ReadItems(bytes.NewReader(f))
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range items {
+		items[i].SID = sids[items[i].ID]
+	}
+	var buf bytes.Buffer
+	if err := index.WriteNDJSON(&buf, items); err != nil {
+		return nil, "", err
+	}
+	cat, err := index.OpenMem()
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := cat.Import(context.Background(), &buf, index.ImportOptions{}); err != nil {
+		return nil, "", err
+	}
+	if err := cat.Rebuild(); err != nil {
+		return nil, "", err
+	}
+	e, err := Open(dir, cat, cfg)
+	return e, "", err
 }
 
 func TestEngineSearchAndRecommend(t *testing.T) {

@@ -85,4 +85,8 @@ type Response struct {
 	// ("... I recommend [SID:bracelet-3-7-1-0], a ...").
 	Text   string `json:"text,omitempty"`
 	Tokens int    `json:"tokens"` // tokens generated
+	// FactInterventions counts the steps at which the fact guard masked
+	// the token the model preferred (text and mixed answers): how often
+	// the catalog had to correct what the model was about to write.
+	FactInterventions int `json:"fact_interventions,omitempty"`
 }

@@ -38,6 +38,7 @@ func runEval(args []string) int {
 	only := fs.String("methods", "", "comma-separated method names to run (default: all)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	var ne neoEval
+	fs.IntVar(&ne.opt.Mixed, "mixed", 1000, "mixed answers (test users' histories) whose text is checked against the items it names, with and without the fact guard (0: none)")
 	fs.IntVar(&ne.opt.Beam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
 	fs.StringVar(&ne.model, "model", "", "model directory for method neo (default: testdata/model for --dataset demo, DIR/model for --data DIR; none: no neo entry)")
 	fusion := fs.String("fusion", "", `fusion weights for the neo entries: "none", {"bm25":1,"popularity":0.5} for every task, or {"search":{...},"recommend":{...}} (default: the model directory's fusion.json)`)
@@ -115,7 +116,7 @@ func runEval(args []string) int {
 		topt.Quiet = *quiet
 		return evalTrainMain(ctx, dir, *only, opt, ne.opt, &topt, *asJSON, *k)
 	}
-	rep, err := evalRunDir(ctx, dir, *only, opt, &ne)
+	rep, err := neoeval.RunDir(ctx, dir, ne.model, *only, opt, ne.opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 1
@@ -145,39 +146,6 @@ func evalProgress(quiet bool) io.Writer {
 type neoEval struct {
 	model string
 	opt   neoeval.Options
-}
-
-// evalRunDir loads a data folder, builds the baselines and, when there is a
-// model, the neo entries (neoeval.Add), and runs the evaluation.
-func evalRunDir(ctx context.Context, dir, only string, opt eval.Options, ne *neoEval) (*eval.Report, error) {
-	ds, err := eval.LoadDataset(dir)
-	if err != nil {
-		return nil, err
-	}
-	model := ne.model
-	if model == "" {
-		model = neoeval.DefaultModelDir(ds)
-		if _, err := os.Stat(filepath.Join(model, "model.onnx")); err != nil {
-			fmt.Fprintf(os.Stderr, "eval: no model at %s; method neo skipped (train one with neo train, or pass --model)\n", model)
-			model = ""
-		}
-	}
-	var used map[string]any
-	rep, err := eval.RunMethods(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
-		if model == "" {
-			return nil, nil
-		}
-		nm, u, err := neoeval.Add(ctx, ds, kit, model, "neo", true, true, m, ne.opt)
-		if err != nil {
-			return nil, fmt.Errorf("model: %w", err)
-		}
-		used = u
-		return func() { nm.Close() }, nil
-	})
-	if rep != nil && len(used) > 0 {
-		rep.Fusion = used
-	}
-	return rep, err
 }
 
 // evalTuneMain runs neoeval.Tune on the data folder dir and prints what it

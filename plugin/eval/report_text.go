@@ -58,6 +58,16 @@ func (rep *Report) WriteText(w io.Writer, k int) {
 		block("recommend, new target item", c.RecommendNew)
 		block("recommend, other targets", c.RecommendRest)
 	}
+	if m := rep.Mixed; m != nil {
+		fmt.Fprintf(w, "\nmixed answers (max %d tokens): value mentions after an item, contradictions, share ended, mean tokens, guard interventions\n", m.MaxTokens)
+		for _, x := range []struct {
+			name string
+			s    MixedStats
+		}{{"fact guard on", m.Guarded}, {"fact guard off", m.Unguarded}} {
+			fmt.Fprintf(w, "  %-15s %5d answers %6d mentions %5d contradictions (%.1f%%) ended %.3f mean %.1f interventions %d\n",
+				x.name, x.s.Answers, x.s.Mentions, x.s.Contradictions, 100*x.s.Rate, x.s.Ended, x.s.MeanTokens, x.s.Interventions)
+		}
+	}
 	fmt.Fprintf(w, "\ninvalid_sids %d  type_violations %d  format_violations %d  short_lists %d  errors %d\n",
 		rep.InvalidSIDs, rep.TypeViolations, rep.FormatViolations, rep.ShortLists, rep.Errors)
 	for _, s := range rep.Skipped {

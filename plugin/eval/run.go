@@ -71,6 +71,9 @@ type Report struct {
 	Recommend    map[string]Metrics            `json:"recommend,omitempty"`
 	// Cold is the cold-start split of search and recommend (Options.New).
 	Cold *ColdReport `json:"cold,omitempty"`
+	// Mixed is what the text of mixed answers says about the items they
+	// name (filled by the caller, neoeval.Mixed).
+	Mixed *MixedReport `json:"mixed,omitempty"`
 
 	InvalidSIDs      int `json:"invalid_sids"`
 	TypeViolations   int `json:"type_violations"`
@@ -126,6 +129,31 @@ func RunMethods(ctx context.Context, ds *Dataset, only string, opt Options, add 
 		methods.Keep(strings.Split(only, ","))
 	}
 	return Run(ctx, ds, methods, opt)
+}
+
+// MixedReport reads mixed answers (history → text with items) as a client
+// shows them: every catalog value the text after an item names is a
+// mention, and one that is not the item's own contradicts it
+// (plugin.CheckAnswer). Guarded is neo as it serves, with the fact guard;
+// Unguarded the same requests without it, for the rate it prevents.
+type MixedReport struct {
+	Guarded   MixedStats `json:"guarded"`
+	Unguarded MixedStats `json:"unguarded"`
+	MaxTokens int        `json:"max_tokens"`
+}
+
+// MixedStats sums mixed answers.
+type MixedStats struct {
+	Answers        int     `json:"answers"`
+	Mentions       int     `json:"mentions"`
+	Contradictions int     `json:"contradictions"`
+	Rate           float64 `json:"contradiction_rate"` // contradictions / mentions
+	// Ended is the share of answers that reached <|eos|> within
+	// max_tokens; MeanTokens their mean length.
+	Ended         float64  `json:"ended_share"`
+	MeanTokens    float64  `json:"mean_tokens"`
+	Interventions int      `json:"guard_interventions"`
+	Examples      []string `json:"examples,omitempty"` // first contradictions
 }
 
 // Run measures methods on ds. A method error is counted (the answer counts
@@ -190,8 +218,8 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 			rep.Skipped = append(rep.Skipped, "recommend: no users with a "+opt.Split+" interaction")
 		}
 	}
-	sCases = spaced(sCases, opt.Limit)
-	rCases = spaced(rCases, opt.Limit)
+	sCases = Spaced(sCases, opt.Limit)
+	rCases = Spaced(rCases, opt.Limit)
 
 	total := len(sCases)*len(methods.Search) + len(rCases)*len(methods.Recommend)
 	if opt.Progress != nil && total > 0 {
@@ -478,8 +506,8 @@ func sortedNames[T any](m map[string]T) []string {
 	return ns
 }
 
-// spaced keeps at most limit elements of xs, evenly spaced (limit <= 0: all).
-func spaced[T any](xs []T, limit int) []T {
+// Spaced keeps at most limit elements of xs, evenly spaced (limit <= 0: all).
+func Spaced[T any](xs []T, limit int) []T {
 	if limit <= 0 || len(xs) <= limit {
 		return xs
 	}

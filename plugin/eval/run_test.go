@@ -288,7 +288,7 @@ func TestRunCancelledAndLimit(t *testing.T) {
 	if rep.Search["neo"]["n"] != 1 || rep.Recommend["neo"]["n"] != 1 {
 		t.Errorf("limit 1: %v %v", rep.Search["neo"], rep.Recommend["neo"])
 	}
-	if got := spaced([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 3); fmt.Sprint(got) != "[0 3 6]" {
+	if got := Spaced([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 3); fmt.Sprint(got) != "[0 3 6]" {
 		t.Errorf("spaced = %v", got)
 	}
 }

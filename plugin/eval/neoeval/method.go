@@ -42,6 +42,8 @@ type Options struct {
 	Quantizer string
 	// Coded receives how many new items got an SID (nil: not reported).
 	Coded func(coded, failed int)
+	// Mixed is how many mixed answers RunDir checks (Mixed; 0: none).
+	Mixed int
 }
 
 // DefaultModelDir is where a data folder's model lives unless the caller

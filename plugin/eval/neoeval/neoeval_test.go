@@ -253,3 +253,32 @@ func TestTune(t *testing.T) {
 		t.Fatalf("fusion.json has no tuning report: %v", err)
 	}
 }
+
+// TestMixed: the mixed block reads answers with and without the guard;
+// with it, nothing contradicts the items, and the guard is left on.
+func TestMixed(t *testing.T) {
+	ds, model := demo(t)
+	ctx := context.Background()
+	eng, err := OpenEngine(ctx, model, ds.Items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	rep, err := Mixed(ctx, eng, ds, 30, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, u := rep.Guarded, rep.Unguarded
+	if g.Answers != 30 || u.Answers != 30 || g.Mentions == 0 || u.Mentions == 0 {
+		t.Fatalf("guarded %+v unguarded %+v", g, u)
+	}
+	if g.Contradictions != 0 || g.Rate != 0 {
+		t.Fatalf("guarded answers contradict their items: %+v", g)
+	}
+	if u.Contradictions == 0 || u.Interventions != 0 || g.Interventions == 0 {
+		t.Fatalf("unguarded %+v, guarded %+v: the check cannot tell them apart", u, g)
+	}
+	if g.Ended <= 0 || g.MeanTokens <= 0 {
+		t.Fatalf("no lengths: %+v", g)
+	}
+}

@@ -1,0 +1,137 @@
+package neoeval
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/plugin/eval"
+)
+
+// MixedMaxTokens is the token budget of each mixed answer Mixed asks for.
+const MixedMaxTokens = 64
+
+// Mixed asks eng for n mixed answers ("task":"mixed", format mixed) on the
+// histories of the test users (the latest one to three events, evenly
+// spaced users), half at temperature 0 and half at 1, and reads them with
+// plugin.CheckAnswer: once as neo serves (the fact guard on) and once
+// without the guard on the first min(n, unguarded) of them. It leaves the
+// guard on.
+func Mixed(ctx context.Context, eng *plugin.Engine, ds *eval.Dataset, n, unguarded int) (*eval.MixedReport, error) {
+	f, err := eng.Facts()
+	if err != nil {
+		return nil, err
+	}
+	cases, _ := ds.CasesOf("test")
+	var hists [][]string
+	for _, c := range eval.Spaced(cases, n) {
+		if len(c.History) == 0 {
+			continue
+		}
+		k := 1 + len(hists)%3
+		hists = append(hists, c.History[max(0, len(c.History)-k):])
+	}
+	if len(hists) == 0 {
+		return nil, fmt.Errorf("mixed: no test user with a history")
+	}
+	run := func(hs [][]string) (eval.MixedStats, error) {
+		var st eval.MixedStats
+		tokens, ended := 0, 0
+		for i, h := range hs {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+			req := plugin.Request{Task: plugin.TaskMixed, Format: plugin.FormatMixed, History: h, MaxTokens: MixedMaxTokens, Seed: uint64(i + 1)}
+			if i%2 == 1 {
+				req.Temperature = 1
+			}
+			resp, err := eng.Generate(ctx, req)
+			if err != nil {
+				return st, fmt.Errorf("mixed answer %d: %w", i, err)
+			}
+			m, c, bad := plugin.CheckAnswer(f, resp)
+			st.Answers++
+			st.Mentions += m
+			st.Contradictions += c
+			st.Interventions += resp.FactInterventions
+			tokens += resp.Tokens
+			if resp.Tokens < MixedMaxTokens {
+				ended++
+			}
+			for _, b := range bad {
+				if len(st.Examples) < 10 {
+					st.Examples = append(st.Examples, b)
+				}
+			}
+		}
+		if st.Mentions > 0 {
+			st.Rate = float64(st.Contradictions) / float64(st.Mentions)
+		}
+		st.Ended = float64(ended) / float64(st.Answers)
+		st.MeanTokens = float64(tokens) / float64(st.Answers)
+		return st, nil
+	}
+	rep := &eval.MixedReport{MaxTokens: MixedMaxTokens}
+	defer eng.SetFactGuard(true)
+	eng.SetFactGuard(false)
+	if rep.Unguarded, err = run(hists[:min(len(hists), unguarded)]); err != nil {
+		return nil, err
+	}
+	eng.SetFactGuard(true)
+	if rep.Guarded, err = run(hists); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// RunDir is `neo eval` on a data folder: the baselines and, when the model
+// directory (model; "": DefaultModelDir) has a model, the neo entries
+// (Add), evaluated together; then, with o.Mixed, the mixed answers'
+// check (Mixed, 300 of them also without the guard) when neo is among the
+// methods kept (only) and the data has interactions.
+func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Options) (*eval.Report, error) {
+	ds, err := eval.LoadDataset(dir)
+	if err != nil {
+		return nil, err
+	}
+	if model == "" {
+		model = DefaultModelDir(ds)
+		if _, err := os.Stat(filepath.Join(model, "model.onnx")); err != nil {
+			fmt.Fprintf(os.Stderr, "eval: no model at %s; method neo skipped (train one with neo train, or pass --model)\n", model)
+			model = ""
+		}
+	}
+	var used map[string]any
+	var mixed *eval.MixedReport
+	rep, err := eval.RunMethods(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
+		if model == "" {
+			return nil, nil
+		}
+		nm, u, err := Add(ctx, ds, kit, model, "neo", true, true, m, o)
+		if err != nil {
+			return nil, fmt.Errorf("model: %w", err)
+		}
+		used = u
+		if o.Mixed > 0 && ds.HasInteractions && (only == "" || slices.Contains(strings.Split(only, ","), "neo")) {
+			if opt.Progress != nil {
+				fmt.Fprintf(opt.Progress, "eval: %d mixed answers, with and without the fact guard\n", o.Mixed)
+			}
+			if mixed, err = Mixed(ctx, nm.Engine(), ds, o.Mixed, 300); err != nil {
+				nm.Close()
+				return nil, err
+			}
+		}
+		return func() { nm.Close() }, nil
+	})
+	if rep != nil {
+		if len(used) > 0 {
+			rep.Fusion = used
+		}
+		rep.Mixed = mixed
+	}
+	return rep, err
+}
