@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/neo-search/neo/index"
@@ -127,13 +128,37 @@ type fusionState struct {
 	off    [2]uint32 // global ordinal of each trie's local ordinal 0
 }
 
+// defaultsTask is the task whose default fusion a request's task takes:
+// its own, or, for mixed without defaults of its own, recommend's (a
+// mixed answer recommends, with a reason).
+func (e *Engine) defaultsTask(task string) string {
+	if _, ok := e.fusion[task]; !ok && task == TaskMixed {
+		return TaskRecommend
+	}
+	return task
+}
+
 // weightsFor is the request's fusion weights: its own, else the task's
-// defaults.
+// defaults (defaultsTask). A recommendation with an ask (context) that
+// its defaults do not read lexically takes search's bm25 weight, tuned
+// on valid queries, so the ask steers which items come ("something by
+// Maison Aurel").
 func (e *Engine) weightsFor(req *Request) prior.Weights {
 	if req.Fusion != nil {
 		return req.Fusion
 	}
-	return e.fusion[req.Task]
+	w := e.fusion[e.defaultsTask(req.Task)]
+	if req.Task != TaskSearch && strings.TrimSpace(req.Context) != "" && w[prior.BM25] <= 0 {
+		if lam := e.fusion[TaskSearch][prior.BM25]; lam > 0 {
+			out := make(prior.Weights, len(w)+1)
+			for k, v := range w {
+				out[k] = v
+			}
+			out[prior.BM25] = lam
+			return out
+		}
+	}
+	return w
 }
 
 // fusionFuture is a fusion being built beside the prefill.
@@ -218,7 +243,7 @@ func (e *Engine) buildFusion(ctx context.Context, req *Request, snap *index.Snap
 		f.off[1] = uint32(snap.Trie.Len())
 	}
 	n := snap.Len()
-	agg := e.FusionAgg(req.Task)
+	agg := e.FusionAgg(e.defaultsTask(req.Task))
 	var ords []uint32
 	var ws []float64
 	// each expert's hits once: rrf reads its members' too

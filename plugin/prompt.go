@@ -217,7 +217,19 @@ func (e *Engine) renderPrompt(req *Request, seqTpl string, history []sid.SID) ([
 		if len(tpls) == 0 {
 			return nil, fmt.Errorf("plugin: the model has no template for task %q", req.Task)
 		}
-		segs, err = sid.Prompt(tpls[0], req.Format, map[string][]sid.Segment{
+		tpl := tpls[0]
+		if strings.TrimSpace(req.Context) != "" {
+			// the ask goes into the prompt through the task's trained
+			// {context} template (the first one never has it); a task
+			// without one still hears it through the bm25 prior
+			for _, t := range tpls {
+				if strings.Contains(t, "{context}") {
+					tpl = t
+					break
+				}
+			}
+		}
+		segs, err = sid.Prompt(tpl, req.Format, map[string][]sid.Segment{
 			"query":   {{Text: strings.TrimSpace(req.Query)}},
 			"type":    {{Text: sid.TypeWord(req.Types)}},
 			"history": sid.Spans(history),

@@ -68,6 +68,11 @@ func (rep *Report) WriteText(w io.Writer, k int) {
 				x.name, x.s.Answers, x.s.Mentions, x.s.Contradictions, 100*x.s.Rate, x.s.Ended, x.s.MeanTokens, x.s.Interventions)
 		}
 	}
+	if a := rep.Asks; a != nil {
+		fmt.Fprintf(w, "\nasks naming a brand or colour: share of items named that match it\n")
+		fmt.Fprintf(w, "  mixed      served %.3f  prompt alone %.3f  without the ask %.3f (%d asks)\n", a.MixedWithAsk.Share, a.MixedPromptOnly.Share, a.MixedWithout.Share, a.MixedWithAsk.Asks)
+		fmt.Fprintf(w, "  recommend  served %.3f  prompt alone %.3f  without the ask %.3f (top 5)\n", a.RecommendWithAsk.Share, a.RecommendPromptOnly.Share, a.RecommendWithout.Share)
+	}
 	fmt.Fprintf(w, "\ninvalid_sids %d  type_violations %d  format_violations %d  short_lists %d  errors %d\n",
 		rep.InvalidSIDs, rep.TypeViolations, rep.FormatViolations, rep.ShortLists, rep.Errors)
 	for _, s := range rep.Skipped {

@@ -74,6 +74,8 @@ type Report struct {
 	// Mixed is what the text of mixed answers says about the items they
 	// name (filled by the caller, neoeval.Mixed).
 	Mixed *MixedReport `json:"mixed,omitempty"`
+	// Asks is how well a free-text ask steers the items (neoeval.Asks).
+	Asks *AskReport `json:"asks,omitempty"`
 
 	InvalidSIDs      int `json:"invalid_sids"`
 	TypeViolations   int `json:"type_violations"`
@@ -140,6 +142,27 @@ type MixedReport struct {
 	Guarded   MixedStats `json:"guarded"`
 	Unguarded MixedStats `json:"unguarded"`
 	MaxTokens int        `json:"max_tokens"`
+}
+
+// AskReport is the share of items named that match a brand or colour the
+// ask names: as served (the ask in the prompt and in the fusion's bm25),
+// with the ask in the prompt alone (no fusion), and without the ask (the
+// same requests), as mixed answers and as top-5 recommendations.
+type AskReport struct {
+	MixedWithAsk        AskStats `json:"mixed_with_ask"`
+	MixedPromptOnly     AskStats `json:"mixed_prompt_only"`
+	MixedWithout        AskStats `json:"mixed_without_ask"`
+	RecommendWithAsk    AskStats `json:"recommend_with_ask"`
+	RecommendPromptOnly AskStats `json:"recommend_prompt_only"`
+	RecommendWithout    AskStats `json:"recommend_without_ask"`
+}
+
+// AskStats sums asks.
+type AskStats struct {
+	Asks     int     `json:"asks"`
+	Items    int     `json:"items"`
+	Matching int     `json:"matching"`
+	Share    float64 `json:"share"`
 }
 
 // MixedStats sums mixed answers.

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/plugin/prior"
 )
 
 // MixedMaxTokens is the token budget of each mixed answer Mixed asks for.
@@ -107,6 +109,7 @@ func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Op
 	}
 	var used map[string]any
 	var mixed *eval.MixedReport
+	var asks *eval.AskReport
 	rep, err := eval.RunMethods(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
 		if model == "" {
 			return nil, nil
@@ -124,6 +127,10 @@ func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Op
 				nm.Close()
 				return nil, err
 			}
+			if asks, err = Asks(ctx, nm.Engine(), ds, 100); err != nil {
+				nm.Close()
+				return nil, err
+			}
 		}
 		return func() { nm.Close() }, nil
 	})
@@ -131,7 +138,84 @@ func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Op
 		if len(used) > 0 {
 			rep.Fusion = used
 		}
-		rep.Mixed = mixed
+		rep.Mixed, rep.Asks = mixed, asks
 	}
 	return rep, err
+}
+
+// Asks measures how well a free-text ask steers the items: n asks of the
+// form the exporter trains ("something by BRAND", "something in COLOUR",
+// alternating; the brand or colour of a random catalog item) with the
+// history of a test user, as mixed answers and as top-5 recommendations;
+// an item named matches when its brand (colour) is the one asked for. The
+// same requests without the ask are the rate before asks were heard.
+func Asks(ctx context.Context, eng *plugin.Engine, ds *eval.Dataset, n int) (*eval.AskReport, error) {
+	cases, _ := ds.CasesOf("test")
+	cases = eval.Spaced(cases, n)
+	var avail []index.Item
+	for _, it := range ds.Items {
+		if it.InStock && it.Brand != "" && it.Attributes["color"] != "" {
+			avail = append(avail, it)
+		}
+	}
+	if len(avail) == 0 || len(cases) == 0 {
+		return nil, fmt.Errorf("asks: no items with a brand and a colour, or no test users")
+	}
+	rep := &eval.AskReport{}
+	for i, c := range cases {
+		if len(c.History) == 0 {
+			continue
+		}
+		it := avail[(i*7919)%len(avail)]
+		ask, want, field := "something by "+it.Brand, it.Brand, "brand"
+		if i%2 == 1 {
+			ask, want, field = "something in "+it.Attributes["color"], it.Attributes["color"], "color"
+		}
+		match := func(f map[string]any) bool {
+			if field == "brand" {
+				b, _ := f["brand"].(string)
+				return strings.EqualFold(b, want)
+			}
+			a, _ := f["attributes"].(map[string]any)
+			v, _ := a["color"].(string)
+			return strings.EqualFold(v, want)
+		}
+		hist := c.History[max(0, len(c.History)-3):]
+		for _, x := range []struct {
+			task, format          string
+			k                     int
+			with, prompt, without *eval.AskStats
+		}{
+			{plugin.TaskMixed, plugin.FormatMixed, 1, &rep.MixedWithAsk, &rep.MixedPromptOnly, &rep.MixedWithout},
+			{plugin.TaskRecommend, plugin.FormatIDs, 5, &rep.RecommendWithAsk, &rep.RecommendPromptOnly, &rep.RecommendWithout},
+		} {
+			for v := range 3 {
+				req := plugin.Request{Task: x.task, Format: x.format, History: hist, K: x.k, MaxTokens: MixedMaxTokens, Seed: uint64(i + 1)}
+				st := x.without
+				switch v {
+				case 0: // as served: the ask in the prompt and in the fusion
+					req.Context, st = ask, x.with
+				case 1: // the ask in the prompt, no fusion
+					req.Context, req.Fusion, st = ask, prior.Weights{}, x.prompt
+				}
+				resp, err := eng.Generate(ctx, req)
+				if err != nil {
+					return nil, fmt.Errorf("ask %d: %w", i, err)
+				}
+				st.Asks++
+				for _, item := range resp.Items {
+					st.Items++
+					if match(item.Fields) {
+						st.Matching++
+					}
+				}
+			}
+		}
+	}
+	for _, st := range []*eval.AskStats{&rep.MixedWithAsk, &rep.MixedPromptOnly, &rep.MixedWithout, &rep.RecommendWithAsk, &rep.RecommendPromptOnly, &rep.RecommendWithout} {
+		if st.Items > 0 {
+			st.Share = float64(st.Matching) / float64(st.Items)
+		}
+	}
+	return rep, nil
 }

@@ -282,3 +282,32 @@ func TestMixed(t *testing.T) {
 		t.Fatalf("no lengths: %+v", g)
 	}
 }
+
+// TestAsks: the ask steers: more of the items named match the brand or
+// colour asked for than without the ask.
+func TestAsks(t *testing.T) {
+	ds, model := demo(t)
+	ctx := context.Background()
+	eng, err := OpenEngine(ctx, model, ds.Items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	eng.SetFusion(map[string]prior.Weights{"search": {"bm25": 512}, "recommend": {"itemknn": 0.5}})
+	kit, err := eval.NewKit(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kit.Close()
+	eng.SetExperts(kit.Experts())
+	rep, err := Asks(ctx, eng, ds, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", rep)
+	for _, x := range []struct{ with, without eval.AskStats }{{rep.MixedWithAsk, rep.MixedWithout}, {rep.RecommendWithAsk, rep.RecommendWithout}} {
+		if x.with.Items == 0 || x.with.Share <= x.without.Share || x.with.Share < 0.5 {
+			t.Fatalf("the ask does not steer: with %+v, without %+v", x.with, x.without)
+		}
+	}
+}
