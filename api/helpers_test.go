@@ -82,6 +82,9 @@ func (f *fakeGen) Stream(ctx context.Context, req plugin.Request, emit func(plug
 			}
 			segs = append(segs, plugin.Segment{Item: &items[i]})
 		}
+		if req.Context != "" { // what the page asked, so a test can see it arrived
+			segs = append(segs, plugin.Segment{Text: fmt.Sprintf(" (asked: %s; history: %d)", req.Context, len(req.History))})
+		}
 		segs = append(segs, plugin.Segment{Text: "."})
 	default:
 		for i := range items {
@@ -104,7 +107,7 @@ func (f *fakeGen) Stream(ctx context.Context, req plugin.Request, emit func(plug
 }
 
 func (f *fakeGen) items(ctx context.Context, req plugin.Request) ([]plugin.Item, error) {
-	text := req.Query
+	text := req.Query + " " + req.Context
 	for _, id := range req.History {
 		if it, ok, _ := f.cat.Get(id); ok {
 			text += " " + it.Title

@@ -52,7 +52,8 @@ func TestPageInChromium(t *testing.T) {
 	}{
 		{"search", nil, "/?q=gold+evening", []string{`class="card"`, "Gold evening clutch", "Aurora", "$129.00", "color: gold", "In stock", "[SID:"}},
 		{"recommend", nil, "/?history=bag-1", []string{`class="card"`, "recommendations"}},
-		{"mixed answer", nil, "/?ask=gold", []string{`class="card"`, `class="ref"`, "You might like", "tokens"}},
+		{"mixed answer, ask alone", nil, "/?ask=gold", []string{`class="card"`, `class="ref"`, "You might like", "asked: gold; history: 0", "tokens"}},
+		{"mixed answer, ask and history", nil, "/?ask=gold&askHistory=bag-1", []string{`class="card"`, `class="ref"`, "asked: gold; history: 1", "tokens"}},
 		{"no model falls back to BM25", func(c *Config) { c.Generator = nil }, "/?q=gold", []string{`class="card"`, "Model not loaded", "keyword matches"}},
 	}
 	for _, tc := range tests {
@@ -72,7 +73,7 @@ func TestPageInChromium(t *testing.T) {
 			}
 		})
 	}
-	for _, shot := range []struct{ name, query string }{{"page.png", "/?q=gold"}, {"page-mixed.png", "/?ask=gold+gift"}} {
+	for _, shot := range []struct{ name, query string }{{"page.png", "/?q=gold"}, {"page-mixed.png", "/?ask=gold+gift"}, {"page-mixed-history.png", "/?ask=gold+gift&askHistory=bag-1"}} {
 		t.Run("screenshot "+shot.name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			png := filepath.Join(t.TempDir(), shot.name)

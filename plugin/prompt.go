@@ -28,8 +28,8 @@ func (e *Engine) normalize(req *Request) error {
 			return fmt.Errorf("%w: search needs a query", ErrBadRequest)
 		}
 	case TaskRecommend, TaskExplain, TaskMixed:
-		if len(req.History) == 0 && req.Prompt == "" {
-			return fmt.Errorf("%w: %s needs a history", ErrBadRequest, req.Task)
+		if len(req.History) == 0 && req.Prompt == "" && strings.TrimSpace(req.Context) == "" {
+			return fmt.Errorf("%w: %s needs a history or an ask (context)", ErrBadRequest, req.Task)
 		}
 	case TaskRaw:
 		if req.Prompt == "" {
