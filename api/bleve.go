@@ -206,11 +206,7 @@ func (s *Server) docPut(c echo.Context) error {
 // SID the item was written with ("" for none). The caller answers only
 // after putItem returned: an acknowledged write is in the catalog.
 func (s *Server) putItem(it index.Item, hasSID bool) (string, error) {
-	if !hasSID {
-		if old, ok, err := s.cfg.Catalog.Get(it.ID); err == nil && ok && old.SID != "" && old.Type == it.Type {
-			it.SID = old.SID
-		}
-	}
+	it = s.settleSID(it, hasSID)
 	if it.SID == "" && !hasSID && s.cfg.Coder != nil {
 		code, err := s.cfg.Coder.Put(it)
 		if err == nil {
@@ -226,6 +222,20 @@ func (s *Server) putItem(it index.Item, hasSID bool) (string, error) {
 	}
 	return it.SID, nil
 }
+
+// settleSID gives a record without "sid" the SID its item has now (same
+// type), as putItem does before it codes what is left.
+func (s *Server) settleSID(it index.Item, hasSID bool) index.Item {
+	if !hasSID {
+		if old, ok, err := s.cfg.Catalog.Get(it.ID); err == nil && ok && old.SID != "" && old.Type == it.Type {
+			it.SID = old.SID
+		}
+	}
+	return it
+}
+
+// bulkBatch is the most put lines of a _bulk written as one batch.
+const bulkBatch = 500
 
 // parseDoc checks a PUT body against the URL id and parses it strictly;
 // hasSID says whether the body has a "sid" field.
@@ -348,55 +358,94 @@ func (s *Server) bulk(c echo.Context) error {
 	ctx := c.Request().Context()
 	start := time.Now()
 	ans := BulkAnswer{Results: []BulkResult{}}
+	fail := func(r *BulkResult, err error) {
+		ae := toAPIError(err)
+		r.Status, r.Error = "error", &errorDetail{Code: ae.Code, Message: ae.Message}
+		ans.Failed++
+		if ae.Code == CodeInternal {
+			s.log.Error("bulk line failed", "line", r.Line, "id", r.ID, "err", err)
+		}
+	}
+	ok := func(r *BulkResult, op string) {
+		r.Status = "ok"
+		ans.OK++
+		s.m.writes.WithLabelValues(op).Inc()
+	}
+	// Consecutive puts whose SID is settled go to the catalog as one batch
+	// (one durable write); a delete, a put the coder must give an SID, or
+	// the end writes the batch first, so lines take effect in order.
+	var batch []index.Item
+	var batchAt []int           // their results
+	inBatch := map[string]int{} // id → its latest line in batch
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		for k, err := range s.cfg.Catalog.PutMany(batch) {
+			r := &ans.Results[batchAt[k]]
+			if err != nil {
+				fail(r, err)
+			} else {
+				ok(r, "put")
+			}
+		}
+		batch, batchAt = batch[:0], batchAt[:0]
+		clear(inBatch)
+	}
 	for i, line := range bytes.Split(body, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r := BulkResult{Line: i + 1}
 		ans.Lines++
-		var lineErr error
-		fail := func(err error) {
-			lineErr = err
-			ae := toAPIError(err)
-			r.Status, r.Error = "error", &errorDetail{Code: ae.Code, Message: ae.Message}
-			ans.Failed++
-		}
+		ans.Results = append(ans.Results, BulkResult{Line: i + 1})
+		at := len(ans.Results) - 1
+		r := &ans.Results[at]
 		if err := ctx.Err(); err != nil {
-			fail(err)
-			ans.Results = append(ans.Results, r)
+			fail(r, err)
 			continue
 		}
 		op, err := decodeBulkLine(line)
 		switch {
 		case err != nil:
-			fail(err)
+			fail(r, err)
 		case op.Delete != "":
+			flush()
+			r = &ans.Results[at]
 			r.ID, r.Op = op.Delete, "delete"
 			if err := s.cfg.Catalog.Delete(op.Delete); err != nil {
-				fail(err)
+				fail(r, err)
 			} else {
-				r.Status = "ok"
-				ans.OK++
-				s.m.writes.WithLabelValues("delete").Inc()
+				ok(r, "delete")
 			}
 		default:
 			r.ID, r.Op = op.Item.ID, "put"
-			if code, err := s.putItem(op.Item, op.HasSID); err != nil {
-				fail(err)
-			} else {
-				if !op.HasSID {
+			if _, pending := inBatch[op.Item.ID]; pending && !op.HasSID {
+				flush() // the SID to keep is the one an unwritten line gives
+				r = &ans.Results[at]
+			}
+			it := s.settleSID(op.Item, op.HasSID)
+			if it.SID == "" && !op.HasSID && s.cfg.Coder != nil {
+				flush() // the coder writes at once; earlier lines first
+				r = &ans.Results[at]
+				if code, err := s.putItem(op.Item, op.HasSID); err != nil {
+					fail(r, err)
+				} else {
 					r.SID = code
+					ok(r, "put")
 				}
-				r.Status = "ok"
-				ans.OK++
-				s.m.writes.WithLabelValues("put").Inc()
+				continue
+			}
+			if !op.HasSID {
+				r.SID = it.SID
+			}
+			inBatch[it.ID] = len(batch)
+			batch, batchAt = append(batch, it), append(batchAt, at)
+			if len(batch) >= bulkBatch {
+				flush()
 			}
 		}
-		if r.Error != nil && r.Error.Code == CodeInternal {
-			s.log.Error("bulk line failed", "line", r.Line, "id", r.ID, "err", lineErr)
-		}
-		ans.Results = append(ans.Results, r)
 	}
+	flush()
 	switch {
 	case ans.Failed == 0:
 		ans.Status = "ok"

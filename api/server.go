@@ -49,6 +49,7 @@ type Catalog interface {
 	Bleve() bleve.Index
 	Get(id string) (index.Item, bool, error)
 	Put(it index.Item) error
+	PutMany(items []index.Item) []error
 	Delete(id string) error
 }
 

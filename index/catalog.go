@@ -208,6 +208,111 @@ func (c *Catalog) Put(it Item) error {
 	return c.afterWrite(it.ID, &it)
 }
 
+// PutMany writes items as Put does, in one index batch: one durable
+// write for all, so a bulk load is not one fsync per item. Each item gets
+// its own error (nil: written): an invalid item, an SID another item holds
+// (in the index, unless that item moves off it in this batch, or earlier
+// in the batch) or one of the wrong width fails alone. A repeated id is
+// written as its last occurrence, as consecutive Puts would leave it.
+func (c *Catalog) PutMany(items []Item) []error {
+	errs := make([]error, len(items))
+	for i := range items {
+		if err := items[i].normalize(); err != nil {
+			errs[i] = fmt.Errorf("index: %w: %w", ErrInvalidItem, err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.width(c.snap.Load())
+	var keys []string
+	last := map[string]int{} // id → its last line in the batch
+	for i := range items {
+		if errs[i] != nil {
+			continue
+		}
+		last[items[i].ID] = i
+		if k := items[i].SID; k != "" {
+			if x, _ := sid.Parse(k); w > 0 && len(x.Codes)+1 != w {
+				errs[i] = fmt.Errorf("index: %w: sid %s has %d codes, the catalog's SIDs have %d (import the catalog to change the SID scheme)",
+					ErrInvalidItem, k, len(x.Codes), w-1)
+				continue
+			}
+			keys = append(keys, k)
+		}
+	}
+	owners, err := c.sidOwners(keys)
+	if err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	claimed := map[string]string{} // SID → the batch item that takes it
+	for i := range items {
+		it := &items[i]
+		if errs[i] != nil || last[it.ID] != i || it.SID == "" {
+			continue
+		}
+		if o, ok := claimed[it.SID]; ok && o != it.ID {
+			errs[i] = fmt.Errorf("index: item %q: %w: %s is item %q's", it.ID, ErrDuplicateSID, it.SID, o)
+			continue
+		}
+		if o := owners[it.SID]; o != "" && o != it.ID {
+			// the owner keeps it unless its own last line here moves it off
+			if j, moving := last[o]; !moving || items[j].SID == it.SID || errs[j] != nil {
+				errs[i] = fmt.Errorf("index: item %q: %w: %s is item %q's", it.ID, ErrDuplicateSID, it.SID, o)
+				continue
+			}
+		}
+		claimed[it.SID] = it.ID
+	}
+	b := c.idx.NewBatch()
+	var wrote []int
+	for i := range items {
+		if errs[i] != nil {
+			continue
+		}
+		if last[items[i].ID] != i {
+			wrote = append(wrote, i) // superseded by a later line: reported as written
+			continue
+		}
+		doc, err := document(&items[i])
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := b.Index(items[i].ID, doc); err != nil {
+			errs[i] = fmt.Errorf("index: put %q: %w", items[i].ID, err)
+			continue
+		}
+		wrote = append(wrote, i)
+	}
+	if b.Size() > 0 {
+		if err := c.idx.Batch(b); err != nil {
+			for _, i := range wrote {
+				errs[i] = fmt.Errorf("index: put %q: %w", items[i].ID, err)
+			}
+			return errs
+		}
+	}
+	var ids []string
+	var its []*Item
+	var at []int
+	for _, i := range wrote {
+		if last[items[i].ID] == i {
+			ids, its, at = append(ids, items[i].ID), append(its, &items[i]), append(at, i)
+		}
+	}
+	if err := c.afterWrites(ids, its); err != nil {
+		for _, i := range at {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
 // SetStock sets an item's in_stock flag; the item's availability in the
 // snapshot follows.
 func (c *Catalog) SetStock(id string, inStock bool) error {
@@ -275,19 +380,33 @@ func (c *Catalog) sidOwners(keys []string) (map[string]string, error) {
 // afterWrite brings the snapshot up to date after id was written (it is
 // the item now in the index, nil when deleted). c.mu must be held.
 func (c *Catalog) afterWrite(id string, it *Item) error {
-	if c.touched != nil {
-		c.touched[id] = struct{}{}
+	return c.afterWrites([]string{id}, []*Item{it})
+}
+
+// afterWrites is afterWrite for several writes at once: one delta trie
+// for all of them. c.mu must be held.
+func (c *Catalog) afterWrites(ids []string, its []*Item) error {
+	for _, id := range ids {
+		if c.touched != nil {
+			c.touched[id] = struct{}{}
+		}
 	}
 	s := c.snap.Load()
 	if s == nil { // no snapshot yet: the first Snapshot call reads everything
 		return nil
 	}
-	if !c.apply(s, id, it) {
+	changed := false
+	for i, id := range ids {
+		if c.apply(s, id, its[i]) {
+			changed = true
+		}
+	}
+	if !changed {
 		return nil
 	}
 	ns, err := c.withDelta(s)
 	if err != nil {
-		return fmt.Errorf("index: %q is stored but the snapshot could not follow: %w", id, err)
+		return fmt.Errorf("index: %d items are stored but the snapshot could not follow: %w", len(ids), err)
 	}
 	c.snap.Store(ns)
 	if len(c.delta) > c.maxDelta {

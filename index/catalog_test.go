@@ -599,3 +599,55 @@ func TestSnapshotTypeOf(t *testing.T) {
 		t.Fatalf("out of range: %q", got)
 	}
 }
+
+// TestPutMany: one batch, one error per item, the same rules as Put, and
+// the snapshot follows every written item.
+func TestPutMany(t *testing.T) {
+	c := openFixture(t)
+	_ = c.Snapshot()
+	ring := func(id, s string) Item {
+		return Item{ID: id, Type: "ring", Title: "Ring " + id, InStock: true, SID: s}
+	}
+	items := []Item{
+		ring("new-1", "ring-1-5-0"),    // 0 ok
+		ring("new-2", "ring-0-0-0"),    // 1 ring-0's SID
+		ring("new-3", "ring-1-5-0"),    // 2 new-1 took it in this batch
+		{ID: "", Type: "ring"},         // 3 invalid
+		ring("new-4", "ring-0-1-0-7"),  // 4 wrong width
+		ring("ring-1", "ring-1-6-0"),   // 5 ring-1 moves off ring-0-1-0 …
+		ring("new-5", "ring-0-1-0"),    // 6 … so new-5 may take it
+		ring("new-6", ""),              // 7 no SID: fine
+		ring("new-7", "ring-1-7-0"),    // 8 superseded by line 9
+		ring("new-7", "ring-1-8-0"),    // 9 ok, the item as written
+		ring("watch-0", "watch-0-0-0"), // 10 a type change keeps the given SID check: it is watch-0's own
+	}
+	items[10].Type = "watch"
+	errs := c.PutMany(items)
+	wantErr := map[int]error{1: ErrDuplicateSID, 2: ErrDuplicateSID, 3: ErrInvalidItem, 4: ErrInvalidItem}
+	for i, err := range errs {
+		if want := wantErr[i]; want != nil {
+			if !errors.Is(err, want) {
+				t.Errorf("item %d (%s): %v, want %v", i, items[i].ID, err, want)
+			}
+		} else if err != nil {
+			t.Errorf("item %d (%s): %v", i, items[i].ID, err)
+		}
+	}
+	s := c.Snapshot()
+	for id, key := range map[string]string{"new-1": "ring-1-5-0", "new-5": "ring-0-1-0", "ring-1": "ring-1-6-0", "new-7": "ring-1-8-0"} {
+		got, ok, _ := c.Get(id)
+		if !ok || got.SID != key {
+			t.Errorf("%s: stored %+v, want SID %s", id, got, key)
+		}
+		o, ok := s.Lookup(mustSID(t, key))
+		if !ok || s.ID(o) != id || !s.Available(o) {
+			t.Errorf("%s: snapshot has %q at %s (ok %v)", id, s.ID(o), key, ok)
+		}
+	}
+	if _, ok, _ := c.Get("new-2"); ok {
+		t.Error("new-2 was written though its SID is taken")
+	}
+	if o, ok := s.Lookup(mustSID(t, "ring-1-7-0")); ok && s.Available(o) {
+		t.Error("the superseded line's SID is in the snapshot")
+	}
+}
