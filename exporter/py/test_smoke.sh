@@ -33,6 +33,15 @@ grep -q "stopped at stage warmup step 10" "$work/run1.log" || { cat "$work/run1.
 grep -q "resuming from" "$work/run2.log" || { echo "smoke: --resume did not resume" >&2; exit 1; }
 "$py" exporter/py/train.py --data "$work/export" --out "$work/ref" --preset tiny >/dev/null
 
+# Warm start (--from): the weights of a trained model, a short pass.
+"$py" exporter/py/train.py --data "$work/export" --out "$work/warm" --preset tiny --from "$work/ref" \
+  --steps-warmup 0 --steps-ground 2 --steps-instruct 3 --no-export >"$work/warm.log"
+"$py" - "$work" <<'EOF'
+import json, os, sys
+w = json.load(open(os.path.join(sys.argv[1], "warm", "neo.json")))["training"]["warm_start"]
+assert w["rows_copied"] == w["rows"] > 0, w  # same export: every row is copied
+EOF
+
 "$py" - "$work" <<'EOF'
 import json, os, sys
 w = sys.argv[1]

@@ -334,7 +334,80 @@ def parse(argv):
     ap.add_argument("--stop-after", type=int, default=0,
                     help="testing: checkpoint and stop after this many steps in this run, as if interrupted")
     ap.add_argument("--no-export", action="store_true", help="skip model.onnx and the parity fixture")
+    ap.add_argument("--from", dest="init_from", default=None, metavar="MODEL_DIR",
+                    help="warm start from a trained model directory (its ckpt/final.pt) of the same preset on a "
+                         "changed catalog: token rows are copied by token text, new rows start from the mean of "
+                         "their kind (the SID level, or text); pair with short --steps-* (e.g. 0,200,1000)")
     return ap.parse_args(argv)
+
+
+def token_texts(path):
+    """The token text of every id of a tokenizer.json (BPE vocabulary and
+    added tokens)."""
+    with open(path) as f:
+        t = json.load(f)
+    out = {}
+    for text, i in t["model"]["vocab"].items():
+        out[int(i)] = text
+    for a in t.get("added_tokens", []):
+        out[int(a["id"])] = a["content"]
+    return out
+
+
+def token_kind(text):
+    """The family a new token's row starts from: an SID level, the SID type
+    tokens, or text."""
+    if text.startswith("<l") and ":" in text and text.endswith(">"):
+        return text.split(":")[0]
+    if text.startswith("<type:"):
+        return "type"
+    return "text"
+
+
+def warm_start(model, from_dir, data_dir):
+    """Loads the weights of from_dir's final checkpoint into model, whose
+    vocabulary is the export's: every row of a token the old vocabulary has
+    is copied (by its text), the others start from the mean of the old rows
+    of their kind. Returns a summary for neo.json."""
+    path = os.path.join(from_dir, "ckpt", "final.pt")
+    if not os.path.exists(path):
+        raise SystemExit(f"--from: no {path} (a model trained by neo train keeps its final weights there)")
+    ck = load_checkpoint(path)
+    old_cfg, new_cfg = ck["config"], model.cfg.to_json()
+    for k in ("dim", "layers", "heads", "kv_heads", "ffn", "tied"):
+        if old_cfg.get(k) != new_cfg.get(k):
+            raise SystemExit(f"--from: {from_dir} has {k} {old_cfg.get(k)}, this preset {new_cfg.get(k)}")
+    old_text = token_texts(os.path.join(from_dir, "tokenizer.json"))
+    new_text = token_texts(os.path.join(data_dir, "tokenizer.json"))
+    old_id = {t: i for i, t in old_text.items()}
+    old, new = ck["model"], model.state_dict()
+    rows = [k for k in ("embed.weight", "lm_head.weight") if k in old and k in new]
+    copied = 0
+    with torch.no_grad():
+        for name, t in old.items():
+            if name in rows or name not in new:
+                continue
+            if new[name].shape != t.shape:
+                raise SystemExit(f"--from: weight {name} has shape {tuple(t.shape)}, this model {tuple(new[name].shape)}")
+            new[name].copy_(t)
+        for name in rows:
+            src, dst = old[name], new[name]
+            means = {}
+            for kind in {token_kind(t) for t in old_text.values()}:
+                ids = [i for i, t in old_text.items() if token_kind(t) == kind and i < src.shape[0]]
+                if ids:
+                    means[kind] = src[ids].mean(0)
+            copied = 0
+            for i in range(dst.shape[0]):
+                t = new_text.get(i)
+                if t is not None and t in old_id and old_id[t] < src.shape[0]:
+                    dst[i].copy_(src[old_id[t]])
+                    copied += 1
+                elif t is not None and token_kind(t) in means:
+                    dst[i].copy_(means[token_kind(t)])
+    model.load_state_dict(new)
+    log(f"--from {from_dir}: {copied} of {len(new_text)} token rows copied by text, the rest from their kind's mean")
+    return {"from": os.path.abspath(from_dir), "rows_copied": copied, "rows": len(new_text)}
 
 
 def main(argv=None):
@@ -378,6 +451,9 @@ def main(argv=None):
     model.set_dropout(args.dropout)
     stage_i, step, logs, losses, seconds, tokens = 0, 0, [], [], 0.0, 0
     opt_state = None
+    warm = None
+    if args.init_from and not (args.resume and os.path.exists(last)):
+        warm = warm_start(model, args.init_from, args.data)
     if args.resume and os.path.exists(last):
         ck = load_checkpoint(last)
         if ck["config"] != cfg.to_json():
@@ -517,6 +593,8 @@ def main(argv=None):
     }
     if args.dropout > 0:  # absent at 0, so dropout-free models keep their neo.json
         out_neo["training"]["dropout"] = args.dropout
+    if warm is not None:
+        out_neo["training"]["warm_start"] = warm
     if not args.no_export:
         t0 = time.time()
         export_onnx(model, os.path.join(args.out, "model.onnx"))
