@@ -64,6 +64,8 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	}
 	proc.fusion = fus
 	e.tokens.Add(1)
+	decoded := 1 // tokens fed to the model for this answer, [SID] included
+	defer func() { resp.Tokens = decoded }()
 	scores := []float64{0}
 	spanLen := proc.levels + 1 // type token + code levels
 	stale := false             // st's logits are one token behind (skipped step)
@@ -129,6 +131,7 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			}
 			st = next
 			e.tokens.Add(int64(len(toks)))
+			decoded += len(toks)
 		}
 	}
 	var ems []Emitted

@@ -649,3 +649,17 @@ func TestEngineHistoryOutsideVocab(t *testing.T) {
 		})
 	}
 }
+
+// TestRankedListCountsTokens: an ids answer reports the tokens it decoded
+// (it reported 0, so token metrics missed all search traffic).
+func TestRankedListCountsTokens(t *testing.T) {
+	e := demoEngine(t)
+	resp, err := e.Generate(context.Background(), Request{Task: TaskSearch, Query: "gold ring", K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// at least [SID], the type and each code level once per beam step
+	if min := 1 + e.meta.SID.Levels(); resp.Tokens < min || len(resp.Items) != 5 {
+		t.Fatalf("tokens %d (want at least %d), %d items", resp.Tokens, min, len(resp.Items))
+	}
+}
