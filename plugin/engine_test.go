@@ -663,3 +663,22 @@ func TestRankedListCountsTokens(t *testing.T) {
 		t.Fatalf("tokens %d (want at least %d), %d items", resp.Tokens, min, len(resp.Items))
 	}
 }
+
+// TestRecommendMixedNamesItems: a recommendation in the mixed format names
+// items (it used recommend's ids-only prompts and named none in 40 of 40).
+func TestRecommendMixedNamesItems(t *testing.T) {
+	e := demoEngine(t)
+	named := 0
+	for i := 1; i <= 10; i++ {
+		resp, err := e.Generate(context.Background(), Request{Task: TaskRecommend, Format: FormatMixed, History: []string{fmt.Sprintf("sku-%05d", i)}, MaxTokens: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Items) > 0 {
+			named++
+		}
+	}
+	if named < 8 {
+		t.Fatalf("%d of 10 mixed recommendations name an item", named)
+	}
+}

@@ -213,7 +213,13 @@ func (e *Engine) renderPrompt(req *Request, seqTpl string, history []sid.SID) ([
 	case seqTpl != "":
 		segs, err = sid.SequencePrompt(seqTpl, history)
 	default:
-		tpls := e.meta.Templates[req.Task]
+		task := req.Task
+		if task == TaskRecommend && req.Format == FormatMixed {
+			// the model learned recommendations with text as the mixed
+			// task; recommend's own prompts were only trained in ids
+			task = TaskMixed
+		}
+		tpls := e.meta.Templates[task]
 		if len(tpls) == 0 {
 			return nil, fmt.Errorf("plugin: the model has no template for task %q", req.Task)
 		}
