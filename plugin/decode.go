@@ -327,6 +327,12 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		proc.ApplyFusion(0, logits)
 		if guard != nil && !inSID {
 			guard.Process(logits, e.sp.EOS, e.meta.SID.Open)
+			if !anyFinite(logits) {
+				// nothing true can follow (a value the vocabulary cannot
+				// finish): end the answer; its unfinished phrase is dropped
+				e.procNanos.Add(int64(time.Since(t0)))
+				break
+			}
 		}
 		e.procNanos.Add(int64(time.Since(t0)))
 		if nAllowed == 0 {
@@ -467,6 +473,16 @@ func (e *Engine) newFactGuard(req *Request, snap *index.Snapshot) (*FactGuard, *
 	return g, f
 }
 
+// anyFinite reports whether some token is still allowed.
+func anyFinite(logits []float32) bool {
+	for _, v := range logits {
+		if !math.IsInf(float64(v), -1) {
+			return true
+		}
+	}
+	return false
+}
+
 // pick chooses a token from masked logits: argmax at temperature 0, else a
 // sample from the temperature-scaled distribution cut to its top-p mass.
 func pick(logits []float32, temp, topP float64, rng *rand.Rand) int32 {
@@ -502,6 +518,9 @@ func pick(logits []float32, temp, topP float64, rng *rand.Rand) int32 {
 			cut = i + 1
 			break
 		}
+	}
+	if len(c) == 0 {
+		return int32(best) // nothing allowed: the caller checks anyFinite first
 	}
 	c = c[:cut]
 	var tot float64

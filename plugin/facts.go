@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/neo-search/neo/index"
 )
@@ -21,6 +23,10 @@ import (
 type Facts struct {
 	values map[string]int32 // lower-case value text → value id
 	texts  []string         // value id → lower-case text
+	// forms are the spellings matched (valueForms, ASCII-folded) and
+	// formVal their value ids
+	forms   []string
+	formVal []int32
 
 	// byte trie in CSR form; node 0 is the root
 	edgeStart []int32 // node → first edge, len nodes+1
@@ -34,6 +40,39 @@ type Facts struct {
 	// startFirst[t]: token t's first byte can begin a value (after a
 	// non-word byte); startInside[t]: a later byte of it can.
 	startFirst, startInside []bool
+}
+
+// foldASCII lower-cases the ASCII letters of b in place. Only ASCII is
+// folded, byte by byte, so a token that ends inside a multi-byte character
+// folds the same alone as in its text; non-ASCII case forms of a value are
+// spelled out in the trie instead (valueForms).
+func foldASCII(b []byte) []byte {
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return b
+}
+
+// valueForms are the spellings of a value the guard and Check match (after
+// foldASCII): as the catalog writes it, in lower case, capitalised and in
+// upper case.
+func valueForms(orig, low string) []string {
+	var out []string
+	add := func(x string) {
+		x = string(foldASCII([]byte(x)))
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	add(orig)
+	add(low)
+	if r, n := utf8.DecodeRuneInString(low); n > 0 {
+		add(string(unicode.ToUpper(r)) + low[n:])
+	}
+	add(strings.ToUpper(orig))
+	return out
 }
 
 // isWordByte is a word character: an ASCII letter or digit, or any byte of
@@ -76,7 +115,7 @@ func Spellings(it index.Item) []string {
 func NewFacts(spellings []string, decode func(int32) string, vocab int) *Facts {
 	f := &Facts{values: map[string]int32{}, toks: make([][]byte, vocab)}
 	for id := range vocab {
-		f.toks[id] = []byte(strings.ToLower(decode(int32(id))))
+		f.toks[id] = foldASCII([]byte(decode(int32(id))))
 	}
 	type node struct {
 		kids map[byte]int32
@@ -85,28 +124,37 @@ func NewFacts(spellings []string, decode func(int32) string, vocab int) *Facts {
 	}
 	nodes := []node{{kids: map[byte]int32{}, term: -1}}
 	for _, sp := range spellings {
-		low := strings.Join(strings.Fields(strings.ToLower(sp)), " ")
+		orig := strings.Join(strings.Fields(sp), " ")
+		low := strings.ToLower(orig)
 		if low == "" || !isWordByte(low[0]) || !isWordByte(low[len(low)-1]) {
 			continue // a value must start and end a word to be named
 		}
-		if _, ok := f.values[low]; ok {
-			continue
+		v, ok := f.values[low]
+		if !ok {
+			v = int32(len(f.texts))
+			f.values[low] = v
+			f.texts = append(f.texts, low)
 		}
-		v := int32(len(f.texts))
-		f.values[low] = v
-		f.texts = append(f.texts, low)
-		n := int32(0)
-		for i := 0; i < len(low); i++ {
-			c, ok := nodes[n].kids[low[i]]
-			if !ok {
-				c = int32(len(nodes))
-				nodes = append(nodes, node{kids: map[byte]int32{}, term: -1})
-				nodes[n].kids[low[i]] = c
+		for _, form := range valueForms(orig, low) {
+			if slices.Contains(f.forms, form) {
+				continue
 			}
-			n = c
-			nodes[n].sub = append(nodes[n].sub, v)
+			f.forms, f.formVal = append(f.forms, form), append(f.formVal, v)
+			n := int32(0)
+			for i := 0; i < len(form); i++ {
+				c, ok := nodes[n].kids[form[i]]
+				if !ok {
+					c = int32(len(nodes))
+					nodes = append(nodes, node{kids: map[byte]int32{}, term: -1})
+					nodes[n].kids[form[i]] = c
+				}
+				n = c
+				if !slices.Contains(nodes[n].sub, v) {
+					nodes[n].sub = append(nodes[n].sub, v)
+				}
+			}
+			nodes[n].term = v
 		}
-		nodes[n].term = v
 	}
 	f.startFirst, f.startInside = make([]bool, vocab), make([]bool, vocab)
 	for id, b := range f.toks {
@@ -194,9 +242,9 @@ const maxMatches = 16
 // at a word end so far, and a value completed at the last byte whose word
 // end is not yet known; done once it can change no more.
 type match struct {
-	start            int
-	node, best, pend int32
-	done             bool
+	start, read, bestLen, pendLen int // offset, bytes read, lengths of best and pend
+	node, best, pend              int32
+	done                          bool
 }
 
 // matcher is the guard's reading of the text since the item was named.
@@ -223,7 +271,7 @@ func (r *matcher) judge(f *Facts, own func(int32) bool) bool {
 		if !own(m.best) {
 			ok = false
 		}
-		cover := m.start + len(f.texts[m.best])
+		cover := m.start + m.bestLen
 		k := 0
 		for i := 0; i < r.n; i++ {
 			if r.m[i].start >= cover {
@@ -247,22 +295,27 @@ func (r *matcher) step(f *Facts, c byte, own func(int32) bool) bool {
 		}
 		if m.pend >= 0 {
 			if !word {
-				m.best = m.pend
+				m.best, m.bestLen = m.pend, m.pendLen
 			}
 			m.pend = -1
 		}
 		if m.node >= 0 {
 			if m.node = f.child(m.node, c); m.node >= 0 {
-				m.pend = f.term[m.node]
+				m.read++
+				m.pend, m.pendLen = f.term[m.node], m.read
 			}
 		}
 		m.done = m.node < 0 && m.pend < 0
 	}
 	ok := r.judge(f, own)
-	if word && !r.inWord && r.n < maxMatches {
+	if word && !r.inWord {
 		if nd := f.child(0, c); nd >= 0 {
-			r.m[r.n] = match{start: r.pos, node: nd, best: -1, pend: f.term[nd]}
-			r.n++
+			if r.n == maxMatches {
+				ok = false // more than it can follow: refuse rather than miss one
+			} else {
+				r.m[r.n] = match{start: r.pos, read: 1, node: nd, best: -1, pend: f.term[nd], pendLen: 1}
+				r.n++
+			}
 		}
 	}
 	r.pos++
@@ -276,7 +329,7 @@ func (r matcher) end(f *Facts, own func(int32) bool) bool {
 	for i := 0; i < r.n; i++ {
 		m := &r.m[i]
 		if m.pend >= 0 {
-			m.best = m.pend
+			m.best, m.bestLen = m.pend, m.pendLen
 		}
 		m.done = true
 	}
@@ -297,8 +350,12 @@ type FactGuard struct {
 	allowed []int32 // sorted value ids admitted; guarding only when on
 	on      bool
 	paused  bool // on before Pause
-	r       matcher
-	tmp     matcher // scratch for Process
+	saved   struct {
+		r             matcher
+		written, okAt int
+	} // the reading at Pause
+	r   matcher
+	tmp matcher // scratch for Process
 	// fresh[w][tok] remembers reads(tok) from no open match, with a word
 	// open (w 1) or not: 0 unknown, 1 fine, 2 masked. SetAllowed clears it.
 	fresh [2][]int8
@@ -322,7 +379,9 @@ type FactGuard struct {
 // NewFactGuard makes an inactive guard over f; room sizes its buffer of
 // admitted values.
 func NewFactGuard(f *Facts, room int) *FactGuard {
-	return &FactGuard{f: f, allowed: make([]int32, 0, room)}
+	g := &FactGuard{f: f, allowed: make([]int32, 0, room), suffix: make([]int8, len(f.toks))}
+	g.fresh[0], g.fresh[1] = make([]int8, len(f.toks)), make([]int8, len(f.toks))
+	return g
 }
 
 // SetAllowed makes the guard admit only the values vals (sorted ids, as
@@ -339,10 +398,16 @@ func (g *FactGuard) SetAllowed(vals []int32) {
 // Pause stops guarding while an SID span is written; Resume goes back to
 // guarding what was admitted before it (after an abandoned span).
 // SetAllowed after the span admits the new item's values instead.
-func (g *FactGuard) Pause() { g.paused, g.on = g.on, false }
+func (g *FactGuard) Pause() {
+	g.paused, g.on = g.on, false
+	g.saved.r, g.saved.written, g.saved.okAt = g.r, g.written, g.okAt
+}
 
-// Resume undoes Pause, reading from a fresh text.
-func (g *FactGuard) Resume() { g.on, g.r, g.written, g.okAt = g.paused, matcher{}, 0, 0 }
+// Resume undoes Pause: the text goes on where it was.
+func (g *FactGuard) Resume() {
+	g.on = g.paused
+	g.r, g.written, g.okAt = g.saved.r, g.saved.written, g.saved.okAt
+}
 
 func (g *FactGuard) own(v int32) bool {
 	_, ok := slices.BinarySearch(g.allowed, v)
@@ -362,9 +427,6 @@ func (g *FactGuard) reads(tok int32) bool {
 		w := 0
 		if g.r.inWord {
 			w = 1
-		}
-		if g.fresh[w] == nil {
-			g.fresh[w] = make([]int8, len(f.toks))
 		}
 		switch g.fresh[w][tok] {
 		case 1:
@@ -406,9 +468,6 @@ func (g *FactGuard) reads(tok int32) bool {
 	case 3:
 		return g.simulate(tok)
 	}
-	if g.suffix == nil {
-		g.suffix = make([]int8, len(f.toks))
-	}
 	switch g.suffix[tok] {
 	case 1:
 		return true
@@ -425,7 +484,7 @@ func (g *FactGuard) reads(tok int32) bool {
 		}
 	}
 	if ok && r.n > 0 {
-		if m := &r.m[0]; m.node >= 0 && !g.admittedBelow(m.node) {
+		if m := &r.m[0]; m.node >= 0 && !g.admittedBelow(m.node) && g.atWordEnd(m.node) {
 			ok = false
 		}
 	}
@@ -453,11 +512,18 @@ func (g *FactGuard) simulate(tok int32) bool {
 	// item, on the way to "forest green"). Only the leftmost match is sure
 	// not to be hidden inside a longer one.
 	if r.n > 0 {
-		if m := &r.m[0]; m.node >= 0 && !g.admittedBelow(m.node) {
+		if m := &r.m[0]; m.node >= 0 && !g.admittedBelow(m.node) && g.atWordEnd(m.node) {
 			return false
 		}
 	}
 	return true
+}
+
+// atWordEnd reports whether trie node n ends a whole word of some value
+// (a value ends there, or a space follows): "forest" of "forest green",
+// not "for" or "a", which begin ordinary words too.
+func (g *FactGuard) atWordEnd(n int32) bool {
+	return g.f.term[n] >= 0 || g.f.child(n, ' ') >= 0
 }
 
 // admittedBelow reports whether an admitted value's text goes through
@@ -543,32 +609,33 @@ func argmax(xs []float32) int {
 }
 
 // Check reads text as a reader would: at each word start (isWordByte) the
-// longest catalog value written there, case folded and ending a word, is
-// a mention, and a mention of a value not in own (sorted ids) contradicts.
+// longest catalog value written there (in any of its valueForms, ASCII
+// case folded) that ends a word is a mention, and a mention of a value not in own (sorted ids) contradicts.
 // It works on the text alone, not on tokens, so it checks the guard
 // rather than repeating it.
 func (f *Facts) Check(text string, own []int32) (mentions, contradictions int, bad []string) {
-	low := strings.ToLower(text)
+	low := string(foldASCII([]byte(text)))
 	for i := 0; i < len(low); i++ {
 		if !isWordByte(low[i]) || (i > 0 && isWordByte(low[i-1])) {
 			continue
 		}
 		best := -1
-		for v, t := range f.texts {
-			if strings.HasPrefix(low[i:], t) && (i+len(t) == len(low) || !isWordByte(low[i+len(t)])) &&
-				(best < 0 || len(t) > len(f.texts[best])) {
-				best = v
+		for k, form := range f.forms {
+			if strings.HasPrefix(low[i:], form) && (i+len(form) == len(low) || !isWordByte(low[i+len(form)])) &&
+				(best < 0 || len(form) > len(f.forms[best])) {
+				best = k
 			}
 		}
 		if best < 0 {
 			continue
 		}
 		mentions++
-		if _, ok := slices.BinarySearch(own, int32(best)); !ok {
+		v := f.formVal[best]
+		if _, ok := slices.BinarySearch(own, v); !ok {
 			contradictions++
-			bad = append(bad, f.texts[best])
+			bad = append(bad, f.texts[v])
 		}
-		i += len(f.texts[best]) - 1
+		i += len(f.forms[best]) - 1
 	}
 	return mentions, contradictions, bad
 }
