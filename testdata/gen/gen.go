@@ -22,11 +22,16 @@ type Config struct {
 	// LiteralQueries is the number of literal queries in valid and in test
 	// each (see literalQueries).
 	LiteralQueries int
+	// LiteralTrain is the number of literal queries in train: further
+	// attribute and fragment queries with texts of their own, so that the
+	// model learns queries in the catalog's words without seeing a valid
+	// or test text.
+	LiteralTrain int
 }
 
 // DefaultConfig is the committed demo in testdata/demo.
 func DefaultConfig() Config {
-	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300, LiteralQueries: 150}
+	return Config{Seed: 20260317, Users: 2000, TrainQueries: 2500, TestQueries: 300, LiteralQueries: 150, LiteralTrain: 1000}
 }
 
 // Demo is a generated data folder.

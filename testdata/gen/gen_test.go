@@ -289,8 +289,8 @@ func TestShape(t *testing.T) {
 	})
 }
 
-// checkLiteral: literal queries are valid and test only, LiteralQueries
-// each, new texts, in the catalog's words: every word of the query is in
+// checkLiteral: literal queries are LiteralQueries in valid and in test
+// and LiteralTrain in train, each a new text, in the catalog's words: every word of the query is in
 // the text (title, description, type, attributes) of every relevant item,
 // and every relevant item has the query's type.
 func checkLiteral(t *testing.T, lit, para []index.Query, byID map[string]index.Item) {
@@ -328,9 +328,10 @@ func checkLiteral(t *testing.T, lit, para []index.Query, byID map[string]index.I
 			}
 		}
 	}
-	want := DefaultConfig().LiteralQueries
-	if split[index.SplitValid] != want || split[index.SplitTest] != want || len(split) != 2 {
-		t.Errorf("literal splits %v, want %d valid and %d test", split, want, want)
+	cfg := DefaultConfig()
+	want := cfg.LiteralQueries
+	if split[index.SplitValid] != want || split[index.SplitTest] != want || split[index.SplitTrain] != cfg.LiteralTrain || len(split) != 3 {
+		t.Errorf("literal splits %v, want %d valid, %d test and %d train", split, want, want, cfg.LiteralTrain)
 	}
 }
 

@@ -14,11 +14,12 @@ import (
 // with a material, and short title fragments. Every item with the type
 // and the named attribute (or the fragment in its title) is relevant,
 // grade 2, so P@5 on them is the share of the top five with the right
-// type and the named attribute. They are valid and test queries only,
-// drawn from their own random stream after every other phase: the train
-// data (items, sessions, paraphrase queries) is byte-for-byte what it was,
-// so the committed model stays reproducible from it. Texts already used by
-// a paraphrase query are skipped.
+// type and the named attribute. They are drawn from their own random
+// stream after every other phase, so items, sessions and paraphrase
+// queries do not depend on them: the first LiteralQueries go to valid, the
+// next LiteralQueries to test, then LiteralTrain to train. Each text is
+// used once, so no valid or test text is a train text; texts already used
+// by a paraphrase query are skipped.
 func (g *gen) literalQueries(used map[string]bool) []index.Query {
 	r := g.rng(4)
 	type cand struct {
@@ -75,7 +76,7 @@ func (g *gen) literalQueries(used map[string]bool) []index.Query {
 
 	var out []index.Query
 	for _, c := range cands {
-		if len(out) == 2*g.cfg.LiteralQueries {
+		if len(out) == 2*g.cfg.LiteralQueries+g.cfg.LiteralTrain {
 			break
 		}
 		if used[c.text] {
@@ -93,7 +94,10 @@ func (g *gen) literalQueries(used map[string]bool) []index.Query {
 		}
 		used[c.text] = true
 		q := index.Query{Query: c.text, Relevant: rel, Kind: index.KindLiteral, Split: index.SplitValid}
-		if len(out) >= g.cfg.LiteralQueries {
+		switch n := len(out); {
+		case n >= 2*g.cfg.LiteralQueries:
+			q.Split = index.SplitTrain
+		case n >= g.cfg.LiteralQueries:
 			q.Split = index.SplitTest
 		}
 		if c.typ >= 0 && r.Float64() < 0.5 {
