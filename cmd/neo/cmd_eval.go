@@ -37,6 +37,7 @@ func runEval(args []string) int {
 	limit := fs.Int("limit", 0, "at most this many cases per task, evenly spaced (0 = all)")
 	only := fs.String("methods", "", "comma-separated method names to run (default: all)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	newItems := fs.String("new-items", "", "file of item ids (whitespace-separated) added after the model was trained: the report's \"cold\" splits the cases whose target is one of them from the rest")
 	var ne neoEval
 	fs.IntVar(&ne.opt.Mixed, "mixed", 1000, "mixed answers (test users' histories) whose text is checked against the items it names, with and without the fact guard (0: none)")
 	fs.IntVar(&ne.opt.Beam, "beam", 0, "beam width for method neo (default: the engine's, max(k, 10))")
@@ -101,6 +102,17 @@ func runEval(args []string) int {
 		}
 	}
 	opt := eval.Options{K: *k, Split: *split, Limit: *limit, Progress: evalProgress(*quiet)}
+	if *newItems != "" {
+		b, err := os.ReadFile(*newItems)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "neo eval: --new-items:", err)
+			return 1
+		}
+		opt.New = map[string]bool{}
+		for _, id := range strings.Fields(string(b)) {
+			opt.New[id] = true
+		}
+	}
 	if *tune {
 		if topt.train {
 			fmt.Fprintln(os.Stderr, "neo eval: --tune tunes a trained model; run --train first, then --tune --model DIR")

@@ -362,3 +362,33 @@ func TestEvalTrainColdStart(t *testing.T) {
 		t.Fatalf("sids.tsv has %d rows, want %d (24 items, %d new)", n, 24-c.NewItems, c.NewItems)
 	}
 }
+
+// TestEvalNewItems: --new-items splits the cases of the listed items from
+// the rest, for a model trained before they came (neo train --from).
+func TestEvalNewItems(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "new.txt")
+	if err := os.WriteFile(f, []byte("sku-00001 sku-00002\nsku-00003\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, code := captureStdout(t, func() int {
+		return runEval([]string{"--dataset", "demo", "--methods", "bm25,itemknn", "--new-items", f, "--json", "--quiet", "--mixed", "0"})
+	})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, raw)
+	}
+	var rep struct {
+		Recommend map[string]map[string]float64 `json:"recommend"`
+		Cold      struct {
+			NewItems      int                           `json:"new_items"`
+			RecommendNew  map[string]map[string]float64 `json:"recommend_new"`
+			RecommendRest map[string]map[string]float64 `json:"recommend_rest"`
+		} `json:"cold"`
+	}
+	if err := json.Unmarshal([]byte(raw), &rep); err != nil {
+		t.Fatal(err)
+	}
+	n, rest, all := rep.Cold.RecommendNew["itemknn"]["n"], rep.Cold.RecommendRest["itemknn"]["n"], rep.Recommend["itemknn"]["n"]
+	if rep.Cold.NewItems != 3 || n+rest != all || all == 0 {
+		t.Fatalf("new items %d, new %v + rest %v != %v", rep.Cold.NewItems, n, rest, all)
+	}
+}
