@@ -177,3 +177,49 @@ func TestNewItemGetsSID(t *testing.T) {
 		t.Fatalf("after reopening: SID %q, was %q", again.SID, it.SID)
 	}
 }
+
+// TestDemoShopperQueries: the demo as make demo serves it (the model
+// directory's fusion defaults, no type in the request) answers queries in
+// the catalog's own words with items of the type and attribute named:
+// "red scarf" gives scarves.
+func TestDemoShopperQueries(t *testing.T) {
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skip("onnxruntime library not found: ", err)
+	}
+	o := Options{IndexDir: filepath.Join(t.TempDir(), "index"), IndexName: "catalog", DemoDir: demo, ModelDir: model,
+		Interactions: filepath.Join(demo, "interactions.ndjson")}
+	st, err := Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := httptest.NewServer(st.Server.Handler())
+	defer ts.Close()
+	for _, q := range []struct{ query, typ, word string }{
+		{"red scarf", "scarf", "red"},
+		{"leather wallet", "wallet", "leather"},
+		{"gold ring", "ring", "gold"},
+	} {
+		resp, err := http.Post(ts.URL+"/v1/search", "application/json", strings.NewReader(`{"query":"`+q.query+`","k":5}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ans struct {
+			Items []struct {
+				ID     string         `json:"id"`
+				Fields map[string]any `json:"fields"`
+			} `json:"items"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&ans)
+		resp.Body.Close()
+		if err != nil || len(ans.Items) != 5 {
+			t.Fatalf("%q: %v, %d items", q.query, err, len(ans.Items))
+		}
+		for _, it := range ans.Items {
+			b, _ := json.Marshal(it.Fields)
+			if it.Fields["type"] != q.typ || !strings.Contains(strings.ToLower(string(b)), q.word) {
+				t.Errorf("%q: %s is %s", q.query, it.ID, b)
+			}
+		}
+	}
+}
