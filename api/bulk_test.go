@@ -92,3 +92,45 @@ func BenchmarkBulk(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestExplorerNames: the two routes bleve-explorer's mapping editor calls
+// answer in its shape, with the custom analyzers of a mapping in the body;
+// a body that is not a mapping is a 400.
+func TestExplorerNames(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		path, body, key, want string
+		status                int
+	}{
+		{"/api/_analyzerNames", "", "analyzers", "standard", 200},
+		{"/api/_analyzerNames", `{"analysis":{"analyzers":{"mine":{"type":"custom","tokenizer":"unicode"}}}}`, "analyzers", "mine", 200},
+		{"/api/_datetimeParserNames", "", "datetime_parsers", "dateTimeOptional", 200},
+		{"/api/_analyzerNames", `[1,2`, "", "", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path+" "+tc.want, func(t *testing.T) {
+			resp, b := e.do("POST", tc.path, tc.body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d %s", resp.StatusCode, b)
+			}
+			if tc.status != 200 {
+				if errCode(b) != CodeBadJSON {
+					t.Fatalf("error %s", b)
+				}
+				return
+			}
+			var ans map[string]any
+			if err := json.Unmarshal(b, &ans); err != nil || ans["status"] != "ok" {
+				t.Fatalf("%v %s", err, b)
+			}
+			list, _ := ans[tc.key].([]any)
+			found := false
+			for _, n := range list {
+				found = found || n == tc.want
+			}
+			if !found {
+				t.Fatalf("%s lacks %q: %s", tc.key, tc.want, b)
+			}
+		})
+	}
+}

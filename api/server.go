@@ -197,6 +197,8 @@ func (s *Server) routesSetup() {
 	add(http.MethodPost, "/v1/generate", s.generate, read, admit)
 
 	add(http.MethodGet, "/api", s.listIndexes, read, admit)
+	add(http.MethodPost, "/api/_analyzerNames", s.analyzerNames, read, admit)
+	add(http.MethodPost, "/api/_datetimeParserNames", s.datetimeParserNames, read, admit)
 	add(http.MethodGet, "/api/:index", s.indexInfo, read, admit)
 	add(http.MethodGet, "/api/:index/_count", s.count, read, admit)
 	add(http.MethodGet, "/api/:index/_fields", s.fields, read, admit)
