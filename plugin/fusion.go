@@ -117,7 +117,7 @@ func (e *Engine) Fusion(task string) prior.Weights { return e.fusion[task] }
 
 // maxExperts bounds the experts of one request (every name of prior.Names
 // at most once), so rows can cache per-expert state in fixed arrays.
-const maxExperts = 5
+const maxExperts = 6
 
 // fusionState is the product-of-experts part of one request: each active
 // expert's distribution over the snapshot's global ordinals and its λ.

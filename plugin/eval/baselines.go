@@ -13,6 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/assign"
 	"github.com/neo-search/neo/plugin/prior"
 )
 
@@ -63,7 +64,7 @@ const PriorWeight = 0.3
 
 // Baselines builds the standard baselines of ds from its train data only:
 // search "bm25", "popularity", "bm25_prior" (when ds has queries) and
-// recommend "popularity", "itemknn", "seqknn" (when ds has interactions),
+// recommend "popularity", "itemknn", "seqknn", "contentknn" (when ds has interactions),
 // and the baseline-only fusions "rrf_bm25_popularity" (search) and
 // "rrf_itemknn_seqknn_popularity" (recommend). close releases the
 // baselines' in-memory Bleve index.
@@ -123,6 +124,7 @@ func (k *Kit) Baselines() Methods {
 		m.Recommend["itemknn"] = ik
 		m.Recommend["seqknn"] = sk
 		m.Recommend["rrf_itemknn_seqknn_popularity"] = RRFRecommend{ik, sk, pop}
+		m.Recommend["contentknn"] = k.ContentKNN()
 	}
 	return m
 }
@@ -149,6 +151,7 @@ func (k *Kit) Experts() map[string]prior.Expert {
 		cf := st.cf()
 		ex[prior.ItemKNN] = cf.ItemKNNExpert()
 		ex[prior.SeqKNN] = cf.SeqKNNExpert()
+		ex[prior.Content] = st.content().Expert()
 	}
 	return ex
 }
@@ -214,6 +217,22 @@ type stats struct {
 
 	cfOnce  sync.Once
 	cfStats *prior.CF
+
+	contentOnce sync.Once
+	contentIdx  *prior.ContentIndex
+}
+
+// content is the TF-IDF index of the items' text, shared by the
+// contentknn baseline and the content expert.
+func (st *stats) content() *prior.ContentIndex {
+	st.contentOnce.Do(func() {
+		texts := make([]string, len(st.ds.Items))
+		for i, it := range st.ds.Items {
+			texts[i] = assign.ItemText(it)
+		}
+		st.contentIdx = prior.NewContent(st.ids, texts)
+	})
+	return st.contentIdx
 }
 
 // cf is the collaborative statistics of the train sequences, shared by

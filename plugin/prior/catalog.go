@@ -2,11 +2,13 @@ package prior
 
 import (
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/assign"
 )
 
 // CatalogExperts are the experts of a served catalog: bm25 over its
 // title and description (Bleve, with the request's types and filter), and,
-// when events are given, itemknn, seqknn and popularity over them (every
+// when events are given, itemknn, seqknn and popularity over them and
+// content over the items' text (every
 // event counts; an event of an item the catalog lacks is left out). Items
 // added to the catalog later have no collaborative statistics until the
 // experts are rebuilt, and keep the smoothing share.
@@ -22,12 +24,14 @@ func CatalogExperts(cat *index.Catalog, events []index.Interaction) (map[string]
 		return nil, err
 	}
 	ids := make([]string, len(items))
+	texts := make([]string, len(items))
 	for i, it := range items {
-		ids[i] = it.ID
+		ids[i], texts[i] = it.ID, assign.ItemText(it)
 	}
 	cf := NewCFFromLog(ids, events, nil)
 	ex[ItemKNN] = cf.ItemKNNExpert()
 	ex[SeqKNN] = cf.SeqKNNExpert()
 	ex[Popularity] = cf.PopularityExpert()
+	ex[Content] = NewContent(ids, texts).Expert()
 	return ex, nil
 }

@@ -33,12 +33,13 @@ const (
 	ItemKNN       = "itemknn"
 	SeqKNN        = "seqknn"
 	Popularity    = "popularity"
+	Content       = "content"
 	RRF           = "rrf"
 	Collaborative = "cf"
 )
 
 // Names are the experts in the order the engine applies and reports them.
-var Names = []string{BM25, ItemKNN, SeqKNN, Popularity, RRF}
+var Names = []string{BM25, ItemKNN, SeqKNN, Popularity, Content, RRF}
 
 // Query is what an expert scores: the request's task, its free text (the
 // search query, or the ask of a recommendation), its history (item ids,

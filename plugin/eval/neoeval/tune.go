@@ -103,7 +103,7 @@ func Tune(ctx context.Context, ds *eval.Dataset, model string, o TuneOptions) (*
 		tasks = append(tasks, task{plugin.TaskSearch, "ndcg@" + strconv.Itoa(k), []string{prior.RRF, prior.BM25, prior.Popularity}, sds, note})
 	}
 	if ds.HasInteractions {
-		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.RRF, prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
+		tasks = append(tasks, task{plugin.TaskRecommend, "hr@" + strconv.Itoa(k), []string{prior.RRF, prior.Content, prior.ItemKNN, prior.SeqKNN, prior.Popularity}, ds, ""})
 	}
 	for _, t := range tasks {
 		kit, err := eval.NewKit(ctx, t.ds)

@@ -15,8 +15,8 @@ import (
 // each arm Run trained (in the blocks it was trained for) on ds, with
 // only naming the methods to keep (all when empty). After a cold-start
 // run the data is as Cold leaves it, the new items are written into each
-// arm's catalog first, the cases of new-item targets are reported apart,
-// and contentknn joins the baselines. It fills the report's fusion and
+// arm's catalog first and the cases of new-item targets are reported
+// apart. It fills the report's fusion and
 // tr's evaluation figures (decode speed per arm, new items coded).
 func Evaluate(ctx context.Context, ds *eval.Dataset, tr *Report, work, only string, opt eval.Options, neo neoeval.Options) (*eval.Report, error) {
 	t0 := time.Now()
@@ -28,9 +28,6 @@ func Evaluate(ctx context.Context, ds *eval.Dataset, tr *Report, work, only stri
 	}
 	used := map[string]any{}
 	rep, err := eval.RunMethods(ctx, ds, only, opt, func(m *eval.Methods, kit *eval.Kit) (func(), error) {
-		if tr.fresh != nil {
-			m.Recommend["contentknn"] = kit.ContentKNN()
-		}
 		return addArms(ctx, ds, kit, tr.Arms, m, neo, used)
 	})
 	if err != nil {
