@@ -20,13 +20,15 @@ type routeCall struct {
 func everyRoute(t *testing.T, s *Server) []routeCall {
 	t.Helper()
 	bodies := map[string]string{
-		"POST /v1/search":           `{"query":"gold"}`,
-		"POST /v1/recommend":        `{"history":["bag-1"]}`,
-		"POST /v1/generate":         `{"task":"search","format":"ids","inputs":{"query":"gold"}}`,
-		"POST /api/:index/_search":  `{"query":{"match_all":{}}}`,
-		"POST /api/:index/_bulk":    `{"id":"bulk-1","type":"hat"}`,
-		"PUT /api/:index/:docID":    `{"type":"hat","title":"Hat"}`,
-		"DELETE /api/:index/:docID": ``,
+		"POST /v1/search":                `{"query":"gold"}`,
+		"POST /v1/recommend":             `{"history":["bag-1"]}`,
+		"POST /v1/generate":              `{"task":"search","format":"ids","inputs":{"query":"gold"}}`,
+		"POST /api/:index/_search":       `{"query":{"match_all":{}}}`,
+		"POST /api/:index/_bulk":         `{"id":"bulk-1","type":"hat"}`,
+		"PUT /api/:index/:docID":         `{"type":"hat","title":"Hat"}`,
+		"DELETE /api/:index/:docID":      ``,
+		"POST /api/_analyzerNames":       ``,
+		"POST /api/_datetimeParserNames": `{}`,
 	}
 	var out []routeCall
 	for _, r := range s.Echo().Routes() {

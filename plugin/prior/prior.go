@@ -126,10 +126,10 @@ func (w Weights) set(name string, f float64) error {
 	switch name {
 	case Collaborative:
 		w[ItemKNN], w[SeqKNN] = f, f
-	case BM25, ItemKNN, SeqKNN, Popularity, RRF:
+	case BM25, ItemKNN, SeqKNN, Popularity, Content, RRF:
 		w[name] = f
 	default:
-		return fmt.Errorf("fusion: unknown expert %q (want bm25, cf, itemknn, seqknn, popularity or rrf)", clip(name))
+		return fmt.Errorf("fusion: unknown expert %q (want bm25, cf, itemknn, seqknn, popularity, content or rrf)", clip(name))
 	}
 	return nil
 }
