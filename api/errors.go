@@ -35,6 +35,7 @@ const (
 	CodeDocNotFound     = "document_not_found"
 	CodeMethod          = "method_not_allowed" // 405
 	CodeConflict        = "conflict"           // 409: the item's SID belongs to another item
+	CodeBodyTimeout     = "body_timeout"       // 408: the body did not arrive within --body-timeout
 	CodeBodyTooLarge    = "body_too_large"     // 413
 	CodeOverloaded      = "overloaded"         // 429 queue full / 503 queue wait ran out
 	CodeNotReady        = "not_ready"          // 503: no model loaded

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -239,5 +242,86 @@ func TestOpenAPIValid(t *testing.T) {
 	}
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSlowBodies: clients that send their bodies a byte at a time hold
+// connections, not execution slots. With every slot's worth of slow senders
+// connected, a real search is still answered, and each slow sender gets 408
+// once BodyTimeout passes. Before bodies were read ahead of admission the
+// search got 503 (the queue wait ran out behind the slow bodies).
+func TestSlowBodies(t *testing.T) {
+	const inflight, slow = 2, 6
+	cat := testCatalog(t)
+	gen := &fakeGen{cat: cat}
+	srv, err := New(Config{Catalog: cat, Generator: gen, Logger: quietLogger(), Metrics: NewMetricSet(),
+		MaxInflight: inflight, MaxQueue: 4, QueueWait: 300 * time.Millisecond, BodyTimeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, ln)
+	addr := ln.Addr().String()
+
+	statuses := make(chan string, slow)
+	var started sync.WaitGroup
+	for i := 0; i < slow; i++ {
+		started.Add(1)
+		go func() {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				statuses <- "dial: " + err.Error()
+				started.Done()
+				return
+			}
+			defer conn.Close()
+			body := `{"query":"gold"}`
+			_, _ = conn.Write([]byte("POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+				strconv.Itoa(len(body)) + "\r\n\r\n" + body[:1]))
+			started.Done()
+			// Trickle the rest far slower than BodyTimeout allows.
+			stop := time.After(5 * time.Second)
+			go func() {
+				for j := 1; j < len(body); j++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Second):
+					}
+					if _, err := conn.Write([]byte{body[j]}); err != nil {
+						return
+					}
+				}
+			}()
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				statuses <- "read: " + err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			statuses <- strconv.Itoa(resp.StatusCode) + " " + errCode(b)
+		}()
+	}
+	started.Wait()
+	time.Sleep(200 * time.Millisecond) // let the server read every header
+	resp, err := http.Post("http://"+addr+"/v1/search", "application/json", strings.NewReader(`{"query":"gold"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("search behind %d slow bodies: %d %s", slow, resp.StatusCode, b)
+	}
+	for i := 0; i < slow; i++ {
+		if got := <-statuses; got != "408 "+CodeBodyTimeout {
+			t.Errorf("slow sender %d: got %q, want 408 %s", i, got, CodeBodyTimeout)
+		}
 	}
 }

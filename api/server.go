@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -84,6 +85,10 @@ type Config struct {
 	MaxQueue    int           // requests waiting for a slot (default 256)
 	QueueWait   time.Duration // longest wait for a slot (default 10s)
 	Timeout     time.Duration // per-request timeout (default 30s)
+	// BodyTimeout bounds how long a client may take to send its request
+	// body (default 30s; 408 past it). Bodies are read before a request
+	// takes an execution slot, so slow senders cannot hold slots.
+	BodyTimeout time.Duration
 	MaxTimeout  time.Duration // cap on ?timeout= (default 5m)
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests
 	// after its context ends (default 30s).
@@ -129,6 +134,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	if cfg.MaxTimeout <= 0 {
 		cfg.MaxTimeout = 5 * time.Minute
@@ -190,22 +198,24 @@ func (s *Server) routesSetup() {
 	add(http.MethodGet, "/metrics", echo.WrapHandler(http.HandlerFunc(s.metrics)))
 
 	// Auth comes before admission, so unauthenticated callers cannot take
-	// execution slots or queue places.
+	// execution slots or queue places; so does reading the body, so slow
+	// senders cannot either.
 	admit := s.admit
-	add(http.MethodPost, "/v1/search", s.search, read, admit)
-	add(http.MethodPost, "/v1/recommend", s.recommend, read, admit)
-	add(http.MethodPost, "/v1/generate", s.generate, read, admit)
+	body, bulk := s.readBody(s.cfg.Limits.MaxBodyBytes), s.readBody(s.cfg.Limits.MaxBulkBytes)
+	add(http.MethodPost, "/v1/search", s.search, read, body, admit)
+	add(http.MethodPost, "/v1/recommend", s.recommend, read, body, admit)
+	add(http.MethodPost, "/v1/generate", s.generate, read, body, admit)
 
 	add(http.MethodGet, "/api", s.listIndexes, read, admit)
-	add(http.MethodPost, "/api/_analyzerNames", s.analyzerNames, read, admit)
-	add(http.MethodPost, "/api/_datetimeParserNames", s.datetimeParserNames, read, admit)
+	add(http.MethodPost, "/api/_analyzerNames", s.analyzerNames, read, body, admit)
+	add(http.MethodPost, "/api/_datetimeParserNames", s.datetimeParserNames, read, body, admit)
 	add(http.MethodGet, "/api/:index", s.indexInfo, read, admit)
 	add(http.MethodGet, "/api/:index/_count", s.count, read, admit)
 	add(http.MethodGet, "/api/:index/_fields", s.fields, read, admit)
-	add(http.MethodPost, "/api/:index/_search", s.bleveSearch, read, admit)
-	add(http.MethodPost, "/api/:index/_bulk", s.bulk, write, admit)
+	add(http.MethodPost, "/api/:index/_search", s.bleveSearch, read, body, admit)
+	add(http.MethodPost, "/api/:index/_bulk", s.bulk, write, bulk, admit)
 	add(http.MethodGet, "/api/:index/:docID", s.docGet, read, admit)
-	add(http.MethodPut, "/api/:index/:docID", s.docPut, write, admit)
+	add(http.MethodPut, "/api/:index/:docID", s.docPut, write, body, admit)
 	add(http.MethodDelete, "/api/:index/:docID", s.docDelete, write, admit)
 }
 
@@ -398,8 +408,46 @@ func parseTimeout(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// body reads the request body up to limit bytes (413 past it).
+// bodyKey holds the body that readBody read, for body to return.
+const bodyKey = "neo.body"
+
+// readBody reads the request body (up to limit bytes) before admission,
+// under a read deadline of BodyTimeout, so that a client sending one byte
+// a second holds a connection, not an execution slot.
+func (s *Server) readBody(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			rc := http.NewResponseController(c.Response().Writer)
+			// ErrNotSupported (httptest recorders, HTTP/2 test shims) leaves
+			// the body without a deadline; net/http's connections support it.
+			timed := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)) == nil
+			b, err := readLimited(c, limit)
+			if timed {
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+			if err != nil {
+				if isTimeout(err) {
+					c.Response().Header().Set("Connection", "close")
+					return errf(http.StatusRequestTimeout, CodeBodyTimeout, "the request body did not arrive within %s", s.cfg.BodyTimeout)
+				}
+				return err
+			}
+			c.Set(bodyKey, b)
+			return next(c)
+		}
+	}
+}
+
+// body is the request body: the one readBody read, or (for a route
+// without it) the body read here, up to limit bytes (413 past it).
 func (s *Server) body(c echo.Context, limit int64) ([]byte, error) {
+	if b, ok := c.Get(bodyKey).([]byte); ok {
+		return b, nil
+	}
+	return readLimited(c, limit)
+}
+
+func readLimited(c echo.Context, limit int64) ([]byte, error) {
 	req := c.Request()
 	if req.ContentLength > limit {
 		return nil, errf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is %d bytes, the limit is %d", req.ContentLength, limit)
@@ -410,12 +458,24 @@ func (s *Server) body(c echo.Context, limit int64) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, errf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than the limit of %d bytes", limit)
 		}
+		// Before the context: net/http cancels it on any read error.
+		if isTimeout(err) {
+			return nil, err
+		}
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
 		return nil, badRequest(CodeBadJSON, "error reading request body: %v", err)
 	}
+	if b == nil {
+		b = []byte{}
+	}
 	return b, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -68,6 +68,7 @@ func serveFlags(fs *flag.FlagSet, env *envflag.Defaults, o *serveOptions) (finis
 	fs.IntVar(&a.MaxQueue, "max-queue", env.Int("NEO_MAX_QUEUE", 256), "requests waiting for an execution slot; past it: 429 with Retry-After (env NEO_MAX_QUEUE)")
 	fs.DurationVar(&a.QueueWait, "queue-wait", env.Duration("NEO_QUEUE_WAIT", 10*time.Second), "longest wait in the queue before 503 with Retry-After (env NEO_QUEUE_WAIT)")
 	fs.DurationVar(&a.Timeout, "timeout", env.Duration("NEO_TIMEOUT", 30*time.Second), "per-request timeout; ?timeout= overrides it per request (env NEO_TIMEOUT)")
+	fs.DurationVar(&a.BodyTimeout, "body-timeout", env.Duration("NEO_BODY_TIMEOUT", 30*time.Second), "longest a client may take to send a request body; past it: 408 (env NEO_BODY_TIMEOUT)")
 	fs.DurationVar(&a.MaxTimeout, "max-timeout", env.Duration("NEO_MAX_TIMEOUT", 5*time.Minute), "cap on ?timeout= (env NEO_MAX_TIMEOUT)")
 	fs.IntVar(&a.Limits.MaxK, "max-k", env.Int("NEO_MAX_K", 100), "most items per answer (env NEO_MAX_K)")
 	fs.IntVar(&a.Limits.MaxTokens, "max-tokens", env.Int("NEO_MAX_TOKENS", 512), "largest max_tokens of a generation (env NEO_MAX_TOKENS)")
