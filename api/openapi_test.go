@@ -66,6 +66,7 @@ func TestOpenAPILiveResponses(t *testing.T) {
 		{"put no attributes", "PUT", "/api/catalog/hat-10", `{"type":"hat","title":"Felt hat"}`, auth, 200},
 		{"doc get no attributes", "GET", "/api/catalog/hat-10", "", nil, 200},
 		{"put bad item", "PUT", "/api/catalog/hat-11", `{"title":"no type"}`, auth, 400},
+		{"put 10,000 attribute keys", "PUT", "/api/catalog/hat-15", `{"type":"hat","title":"x","attributes":{` + attrKeys(10000) + `}}`, auth, 400},
 		{"put unauthorised", "PUT", "/api/catalog/hat-12", `{"type":"hat","title":"x"}`, nil, 401},
 		{"bulk", "POST", "/api/catalog/_bulk", `{"id":"hat-13","type":"hat","title":"Cap"}` + "\n" + `{"id":"hat-14"}`, auth, 200},
 		{"delete", "DELETE", "/api/catalog/hat-9", "", auth, 200},
@@ -144,4 +145,13 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	if strings.Join(inCode, ",") != strings.Join(inDoc, ",") {
 		t.Fatalf("error codes in the code %v, in the document %v", inCode, inDoc)
 	}
+}
+
+// attrKeys is n attribute pairs as JSON object members.
+func attrKeys(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `"k` + strconv.Itoa(i) + `":"v"`
+	}
+	return strings.Join(parts, ",")
 }

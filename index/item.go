@@ -91,6 +91,14 @@ func parseItem(line []byte) (Item, error) {
 	return it, it.normalize()
 }
 
+// MaxAttributes and MaxAttributeKey bound an item's attributes: each key
+// becomes a field of the index mapping, so one write must not be able to
+// add thousands of them.
+const (
+	MaxAttributes   = 256 // keys per item
+	MaxAttributeKey = 128 // bytes per key
+)
+
 func attributes(raw json.RawMessage) (map[string]string, error) {
 	if raw == nil || isNull(raw) {
 		return nil, nil
@@ -102,8 +110,14 @@ func attributes(raw json.RawMessage) (map[string]string, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("field \"attributes\": %s", jsonReason(err))
 	}
+	if len(m) > MaxAttributes {
+		return nil, fmt.Errorf("field \"attributes\": %d keys, the limit is %d", len(m), MaxAttributes)
+	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
+		if k == "" || len(k) > MaxAttributeKey {
+			return nil, fmt.Errorf("field \"attributes\": key %q: want 1 to %d bytes", clip(k), MaxAttributeKey)
+		}
 		var s string
 		if kindOf(v) != "string" || json.Unmarshal(v, &s) != nil {
 			return nil, fmt.Errorf("field \"attributes\": value of %q: want a string, got %s", clip(k), kindOf(v))

@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,6 +20,10 @@ func TestParseItem(t *testing.T) {
 		{"empty collections", `{"id":"a","type":"ring","attributes":{},"embedding":[]}`, Item{ID: "a", Type: "ring", InStock: true}},
 		{"surrounding space", " \t{\"id\":\"a\",\"type\":\"ring\"} \r", Item{ID: "a", Type: "ring", InStock: true}},
 	}
+	good = append(good, struct {
+		name, line string
+		want       Item
+	}{"attributes at the limit", `{"id":"a","type":"ring","attributes":{` + manyKeys(MaxAttributes) + `}}`, Item{ID: "a", Type: "ring", InStock: true, Attributes: keysMap(MaxAttributes)}})
 	for _, tc := range good {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseItem([]byte(tc.line))
@@ -54,6 +59,9 @@ func TestParseItem(t *testing.T) {
 		{"bad sid", `{"id":"a","type":"ring","sid":"ring-x"}`, `field "sid"`, "a"},
 		{"sid of other type", `{"id":"a","type":"ring","sid":"watch-1-2-0"}`, `has type "watch" but the item is a "ring"`, "a"},
 		{"sid too short", `{"id":"a","type":"ring","sid":"ring-1"}`, `want semantic codes and a collision code`, "a"},
+		{"too many attributes", `{"id":"a","type":"ring","attributes":{` + manyKeys(MaxAttributes+1) + `}}`, `257 keys, the limit is 256`, "a"},
+		{"empty attribute key", `{"id":"a","type":"ring","attributes":{"":"x"}}`, `want 1 to 128 bytes`, "a"},
+		{"long attribute key", `{"id":"a","type":"ring","attributes":{"` + strings.Repeat("k", MaxAttributeKey+1) + `":"x"}}`, `want 1 to 128 bytes`, "a"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,4 +97,21 @@ func FuzzParseItem(f *testing.F) {
 		}
 		roundTrip(t, it, ParseItem)
 	})
+}
+
+// manyKeys is n attribute pairs "k0":"v",... as JSON object members.
+func manyKeys(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("%q:\"v\"", fmt.Sprint("k", i))
+	}
+	return strings.Join(parts, ",")
+}
+
+func keysMap(n int) map[string]string {
+	m := make(map[string]string, n)
+	for i := 0; i < n; i++ {
+		m[fmt.Sprint("k", i)] = "v"
+	}
+	return m
 }

@@ -452,7 +452,7 @@ func (e *Engine) newFactGuard(req *Request, snap *index.Snapshot) (*FactGuard, *
 	}
 	g := NewFactGuard(f, 256)
 	if req.Task == TaskExplain {
-		_, ords, err := resolveHistory(snap, req.History)
+		_, ords, err := resolveHistory(snap, req.History, nil)
 		if err != nil {
 			return g, f
 		}

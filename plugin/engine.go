@@ -160,6 +160,13 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 // Catalog is the catalog the engine serves.
 func (e *Engine) Catalog() *index.Catalog { return e.cat }
 
+// live reports whether the catalog still holds id (a read error counts as
+// yes: a history entry is not refused for the index's fault).
+func (e *Engine) live(id string) bool {
+	_, ok, err := e.cat.Get(id)
+	return ok || err != nil
+}
+
 // Meta is the model's neo.json.
 func (e *Engine) Meta() *sid.ModelMeta { return e.meta }
 
@@ -198,7 +205,7 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 		return nil, err
 	}
 	snap := e.cat.Snapshot()
-	history, histOrds, err := resolveHistory(snap, req.History)
+	history, histOrds, err := resolveHistory(snap, req.History, e.live)
 	if err != nil {
 		return nil, err
 	}

@@ -682,3 +682,57 @@ func TestRecommendMixedNamesItems(t *testing.T) {
 		t.Fatalf("%d of 10 mixed recommendations name an item", named)
 	}
 }
+
+// TestEngineHistoryDeleted: a deleted item is refused in a history, by id
+// and by SID, though the snapshot keeps its ordinal until the next
+// rebuild; an item out of stock is still a fair history item.
+func TestEngineHistoryDeleted(t *testing.T) {
+	e := freshDemoEngine(t, Config{})
+	cat := e.Catalog()
+	gone, ok, err := cat.Get("sku-00001")
+	if err != nil || !ok || gone.SID == "" {
+		t.Fatalf("sku-00001: %v %v %+v", ok, err, gone)
+	}
+	sold, ok, err := cat.Get("sku-00005")
+	if err != nil || !ok {
+		t.Fatalf("sku-00005: %v %v", ok, err)
+	}
+	sold.InStock = false
+	if err := cat.Put(sold); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Delete(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		history []string
+		bad     bool
+	}{
+		{"deleted id", []string{gone.ID}, true},
+		{"deleted sid", []string{sidText(t, gone.SID)}, true},
+		{"deleted among others", []string{"sku-00002", gone.ID}, true},
+		{"out of stock id", []string{sold.ID}, false},
+		{"out of stock sid", []string{sidText(t, sold.SID)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.Generate(context.Background(), Request{Task: TaskRecommend, History: tc.history, K: 3})
+			if tc.bad && !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("got %v, want ErrBadRequest", err)
+			}
+			if !tc.bad && err != nil {
+				t.Fatalf("got %v, want an answer", err)
+			}
+		})
+	}
+}
+
+// sidText is an SID as a request writes it ("[SID:...]").
+func sidText(t *testing.T, s string) string {
+	t.Helper()
+	x, err := sid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.String()
+}
