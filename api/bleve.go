@@ -206,6 +206,9 @@ func (s *Server) docPut(c echo.Context) error {
 // SID the item was written with ("" for none). The caller answers only
 // after putItem returned: an acknowledged write is in the catalog.
 func (s *Server) putItem(it index.Item, hasSID bool) (string, error) {
+	if err := s.checkSID(it, hasSID); err != nil {
+		return "", err
+	}
 	it = s.settleSID(it, hasSID)
 	if it.SID == "" && !hasSID && s.cfg.Coder != nil {
 		code, err := s.cfg.Coder.Put(it)
@@ -221,6 +224,15 @@ func (s *Server) putItem(it index.Item, hasSID bool) (string, error) {
 		return "", err
 	}
 	return it.SID, nil
+}
+
+// checkSID refuses an SID that the write names and the loaded model
+// cannot write (no model: nothing to check against).
+func (s *Server) checkSID(it index.Item, hasSID bool) error {
+	if c, ok := s.cfg.Generator.(SIDChecker); ok && hasSID && it.SID != "" {
+		return c.CheckSID(it.SID)
+	}
+	return nil
 }
 
 // settleSID gives a record without "sid" the SID its item has now (same
@@ -419,6 +431,10 @@ func (s *Server) bulk(c echo.Context) error {
 			}
 		default:
 			r.ID, r.Op = op.Item.ID, "put"
+			if err := s.checkSID(op.Item, op.HasSID); err != nil {
+				fail(r, err)
+				continue
+			}
 			if _, pending := inBatch[op.Item.ID]; pending && !op.HasSID {
 				flush() // the SID to keep is the one an unwritten line gives
 				r = &ans.Results[at]

@@ -45,6 +45,12 @@ type DriftReporter interface {
 	Drift() plugin.Drift
 }
 
+// SIDChecker is a Generator that can say whether its model can write an
+// SID (plugin.Engine): writes that name an SID it cannot are refused.
+type SIDChecker interface {
+	CheckSID(sid string) error
+}
+
 // Catalog is what the server needs of *index.Catalog.
 type Catalog interface {
 	Bleve() bleve.Index

@@ -167,6 +167,21 @@ func (e *Engine) live(id string) bool {
 	return ok || err != nil
 }
 
+// CheckSID reports, wrapping index.ErrInvalidItem, whether the model can
+// write the SID s (its type, number of codes and each code in the
+// vocabulary): an item given an SID it cannot write could be neither
+// generated nor named in a prompt.
+func (e *Engine) CheckSID(s string) error {
+	x, err := sid.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%w: field \"sid\": %v", index.ErrInvalidItem, err)
+	}
+	if _, err := e.meta.SID.Tokens(x); err != nil {
+		return fmt.Errorf("%w: field \"sid\": the loaded model cannot write %s: %v", index.ErrInvalidItem, x, err)
+	}
+	return nil
+}
+
 // Meta is the model's neo.json.
 func (e *Engine) Meta() *sid.ModelMeta { return e.meta }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,6 +221,93 @@ func TestDemoShopperQueries(t *testing.T) {
 			if it.Fields["type"] != q.typ || !strings.Contains(strings.ToLower(string(b)), q.word) {
 				t.Errorf("%q: %s is %s", q.query, it.ID, b)
 			}
+		}
+	}
+}
+
+// TestUnwritableSIDRefused: a write naming an SID the loaded model cannot
+// write (a type it was not trained on, a code past its codebook, a
+// collision code past those it has) is a 400 on PUT and a failed line in
+// _bulk, and the item is not written; afterwards recommend, generate and
+// mixed answers still work. Before, such a PUT was accepted and every
+// request naming the item answered 500.
+func TestUnwritableSIDRefused(t *testing.T) {
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skip("onnxruntime library not found: ", err)
+	}
+	o := Options{IndexDir: filepath.Join(t.TempDir(), "index"), IndexName: "catalog", DemoDir: demo, ModelDir: model, API: api.Config{InsecureWrites: true}}
+	st, err := Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := httptest.NewServer(st.Server.Handler())
+	defer ts.Close()
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	v := st.Engine.Meta().SID
+	levels := len(v.CodeBase)
+	codes := func(first, last int) string {
+		parts := []string{"belt"}
+		for l := 0; l < levels; l++ {
+			c := 0
+			if l == 0 {
+				c = first
+			}
+			if l == levels-1 {
+				c = last
+			}
+			parts = append(parts, strconv.Itoa(c))
+		}
+		return strings.Join(parts, "-")
+	}
+	for _, tc := range []struct{ name, typ, sid string }{
+		{"collision code past the model's", "belt", codes(1, v.CodeCount[levels-1])},
+		{"code past the codebook", "belt", codes(4000, 0)},
+		{"type the model does not know", "spaceship", strings.Replace(codes(1, 0), "belt", "spaceship", 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"type":"` + tc.typ + `","title":"Odd item","sid":"[SID:` + tc.sid + `]"}`
+			code, b := do("PUT", "/api/catalog/odd-1", body)
+			if code != 400 || !strings.Contains(b, `"invalid_item"`) {
+				t.Fatalf("PUT %s: %d %s, want 400 invalid_item", tc.sid, code, b)
+			}
+			if _, ok, _ := st.Catalog.Get("odd-1"); ok {
+				t.Fatal("the refused item was written")
+			}
+			code, b = do("POST", "/api/catalog/_bulk", `{"id":"odd-2","type":"`+tc.typ+`","title":"Odd","sid":"[SID:`+tc.sid+`]"}`+"\n"+`{"id":"odd-3","type":"belt","title":"Plain belt"}`)
+			var ans api.BulkAnswer
+			if code != 200 || json.Unmarshal([]byte(b), &ans) != nil || ans.Failed != 1 || ans.OK != 1 {
+				t.Fatalf("_bulk: %d %s, want one failed line and one ok", code, b)
+			}
+			if _, ok, _ := st.Catalog.Get("odd-2"); ok {
+				t.Fatal("the refused _bulk line was written")
+			}
+		})
+	}
+	// The GET → PUT of an item with the SID it has is still accepted.
+	it, ok, err := st.Catalog.Get("sku-00001")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if code, b := do("PUT", "/api/catalog/sku-00001", `{"type":"`+it.Type+`","title":"Renamed","sid":"[SID:`+it.SID+`]"}`); code != 200 {
+		t.Fatalf("PUT with its own SID: %d %s", code, b)
+	}
+	for _, req := range []struct{ path, body string }{
+		{"/v1/recommend", `{"history":["sku-00001","odd-3"],"k":3}`},
+		{"/v1/recommend", `{"history":["sku-00001"],"format":"mixed"}`},
+		{"/v1/generate", `{"prompt":"gold","format":"mixed","max_tokens":40}`},
+	} {
+		if code, b := do("POST", req.path, req.body); code != 200 {
+			t.Fatalf("%s %s: %d %s", req.path, req.body, code, b)
 		}
 	}
 }
