@@ -6,7 +6,7 @@ DEMO  := testdata/demo
 ADDR  ?= 127.0.0.1:8080
 MODEL := testdata/model
 
-.PHONY: setup build demo demo-data test test-go test-trainer test-scripts fmt vet
+.PHONY: setup build demo demo-data test test-go test-trainer test-scripts fuzz fmt vet
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,10 @@ test: setup test-go test-trainer test-scripts
 test-go:
 	go vet ./... ./testdata/gen/
 	go test -count=1 ./... ./testdata/gen/
+
+# Every fuzz target for FUZZTIME each (default 10s): make fuzz FUZZTIME=1m
+fuzz:
+	scripts/fuzz.sh
 
 # Trainer smoke test: tiny synthetic shards, a few steps per stage, ONNX
 # export, then the Go parity test against the exported model.

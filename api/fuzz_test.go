@@ -1,9 +1,15 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/neo-search/neo/plugin/prior"
 
@@ -112,6 +118,151 @@ func FuzzDecodeSearchRequest(f *testing.F) {
 		}
 		if sr.Query == nil || sr.Size < 0 || sr.From < 0 || sr.Size+sr.From > d.lim.MaxSize {
 			t.Fatalf("accepted out-of-bounds request %+v", sr)
+		}
+	})
+}
+
+// FuzzBearer: any Authorization header gives a key only when it is
+// "Bearer <key>" (any case), and then the trimmed, non-empty key.
+func FuzzBearer(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  abc ", "BEARER", "Basic dXNlcg==", "Bearer ", "Bearerabc", "Bearer \x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Authorization"] = []string{h}
+		k, ok := bearer(r)
+		if !ok {
+			if k != "" {
+				t.Fatalf("no key but %q", k)
+			}
+			return
+		}
+		if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") || k == "" || k != strings.TrimSpace(h[7:]) {
+			t.Fatalf("header %q gave key %q", h, k)
+		}
+	})
+}
+
+// FuzzParseTimeout: ?timeout= is a positive duration or a 400 bad_timeout.
+func FuzzParseTimeout(f *testing.F) {
+	for _, s := range []string{"500ms", "2s", "1500", "0", "-1s", "1e3", "9223372036854775807", "1h2m3.5s", "soon", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		d, err := parseTimeout(v)
+		if err != nil {
+			checkDecodeErr(t, err)
+			var ae *apiError
+			if errors.As(err, &ae); ae.Code != CodeBadTimeout {
+				t.Fatalf("code %q, want %s", ae.Code, CodeBadTimeout)
+			}
+			return
+		}
+		if d <= 0 {
+			t.Fatalf("timeout %q gave %v", v, d)
+		}
+	})
+}
+
+// fuzzServer is a server over the test catalog with the fake engine, for
+// the handler-level fuzzers (answers come from a recorder: no sockets).
+func fuzzServer(f *testing.F) *Server {
+	cat := testCatalog(f)
+	srv, err := New(Config{Catalog: cat, Generator: &fakeGen{cat: cat}, APIKey: testKey, Logger: quietLogger(), Metrics: NewMetricSet()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return srv
+}
+
+func serveFuzz(srv *Server, method, target, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, "/", strings.NewReader(body))
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil
+	}
+	r.URL, r.RequestURI = u, target
+	r.Header.Set("Authorization", "Bearer "+testKey)
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, r)
+	return w
+}
+
+// FuzzDocID: any valid UTF-8 id round-trips through its escaped URL form:
+// a PUT at /api/catalog/<escaped id> is read back by a GET of the same URL
+// with the same id, or refused with a 4xx; never a 500.
+func FuzzDocID(f *testing.F) {
+	for _, s := range []string{"q/r", "café", "p%41", "a b", "..", "x?y#z", "日本", "%", "+"} {
+		f.Add(s)
+	}
+	srv := fuzzServer(f)
+	f.Fuzz(func(t *testing.T, id string) {
+		if !utf8.ValidString(id) || strings.TrimSpace(id) == "" || len(id) > 512 {
+			return
+		}
+		path := "/api/catalog/" + url.PathEscape(id)
+		w := serveFuzz(srv, "PUT", path, `{"type":"hat","title":"Fuzz hat"}`)
+		if w == nil {
+			t.Fatalf("escaped path %q does not parse", path)
+		}
+		if w.Code != 200 {
+			if w.Code < 400 || w.Code >= 500 || errCode(w.Body.Bytes()) == "" {
+				t.Fatalf("PUT %q: %d %s", path, w.Code, w.Body)
+			}
+			return
+		}
+		g := serveFuzz(srv, "GET", path, "")
+		var doc struct {
+			ID string `json:"id"`
+		}
+		if g.Code != 200 || json.Unmarshal(g.Body.Bytes(), &doc) != nil || doc.ID != id {
+			t.Fatalf("GET %q after PUT: %d %s, want id %q", path, g.Code, g.Body, id)
+		}
+	})
+}
+
+// FuzzHandler drives the whole server with any method, path and body: it
+// never panics (the recover middleware would answer 500), never answers
+// 500, and every error is a JSON {"error":{"code","message"}}.
+func FuzzHandler(f *testing.F) {
+	seeds := []struct {
+		m    uint8
+		path string
+		body string
+	}{
+		{1, "/v1/search", `{"query":"gold","k":3}`},
+		{1, "/v1/recommend", `{"history":["bag-1"],"format":"mixed"}`},
+		{1, "/v1/generate", `{"prompt":"gold","format":"text"}`},
+		{1, "/api/catalog/_search?timeout=1s", `{"query":{"query":"gold"},"facets":{"b":{"field":"brand","size":-5}}}`},
+		{1, "/api/catalog/_bulk", `{"id":"hat-1","type":"hat"}` + "\n" + `{"delete":"bag-1"}`},
+		{2, "/api/catalog/hat-2", `{"type":"hat","attributes":{"color":"red"}}`},
+		{3, "/api/catalog/bag-2", ""},
+		{0, "/api/catalog/_count", ""},
+		{0, "/api/catalog/q%2Fr", ""},
+		{4, "/v1/search", ""},
+		{1, "/v1/search?timeout=-1", `{"query":"x","filter":{"wildcard":"*a*a*a","field":"title"}}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.m, s.path, []byte(s.body))
+	}
+	methods := []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "M1"}
+	srv := fuzzServer(f)
+	f.Fuzz(func(t *testing.T, m uint8, path string, body []byte) {
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		method := methods[int(m)%len(methods)]
+		w := serveFuzz(srv, method, path, string(body))
+		if w == nil {
+			return // not a request line net/http would pass on
+		}
+		if w.Code >= 500 && w.Code != http.StatusServiceUnavailable && w.Code != http.StatusGatewayTimeout {
+			t.Fatalf("%s %q %q: %d %s", method, path, body, w.Code, w.Body)
+		}
+		if w.Code >= 400 && method != "HEAD" && errCode(w.Body.Bytes()) == "" {
+			t.Fatalf("%s %q: %d without a JSON error: %q", method, path, w.Code, w.Body)
 		}
 	})
 }

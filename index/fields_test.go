@@ -127,3 +127,24 @@ func TestFilterInStopsOnCancel(t *testing.T) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 }
+
+// FuzzParseFilter: a filter string (Bleve's query-string syntax, as
+// requests send it) parses to a valid query within the pattern bounds, or
+// is an error; it never panics.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"+type:ring +in_stock:T", "price:>10 price:<=99.5", `brand:"Aurora"`, "title:/go.d/", "title:" + strings.Repeat("*a", 30), "+-+", `"unterminated`, "a:b:c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := ParseFilter(s)
+		if err != nil || q == nil {
+			return
+		}
+		if v, ok := q.(query.ValidatableQuery); ok && v.Validate() != nil {
+			t.Fatalf("accepted an invalid query from %q", s)
+		}
+		if err := CheckPatterns(q); err != nil {
+			t.Fatalf("accepted %q past the pattern bounds: %v", s, err)
+		}
+	})
+}

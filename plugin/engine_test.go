@@ -40,7 +40,7 @@ var (
 
 // demoEngine serves the demo model over an in-memory catalog of the demo
 // items carrying the model's SIDs. It is shared by the tests of this file.
-func demoEngine(t *testing.T) *Engine {
+func demoEngine(t testing.TB) *Engine {
 	t.Helper()
 	demoOnce.Do(func() { demoEng, demoSkip, demoErr = openDemo(Config{}) })
 	if demoSkip != "" {
