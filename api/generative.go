@@ -107,7 +107,7 @@ func (s *Server) run(c echo.Context, req plugin.Request, segments bool) (*Answer
 		return nil, fmt.Errorf("engine returned no response")
 	}
 	took := time.Since(start)
-	s.m.ObserveTokens(resp.Tokens, took)
+	s.m.ObserveResponse(resp, took)
 	return s.answer(resp, took, segments || resp.Format != plugin.FormatIDs), nil
 }
 
@@ -234,7 +234,7 @@ func (s *Server) stream(c echo.Context, req plugin.Request) error {
 		return nil
 	}
 	took := time.Since(start)
-	s.m.ObserveTokens(resp.Tokens, took)
+	s.m.ObserveResponse(resp, took)
 	begin()
 	return send("done", s.answer(resp, took, false))
 }

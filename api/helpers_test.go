@@ -103,6 +103,7 @@ func (f *fakeGen) Stream(ctx context.Context, req plugin.Request, emit func(plug
 	}
 	resp.Segments = segs
 	resp.Tokens = 6*len(items) + len(strings.Fields(resp.Text))
+	resp.Timing = plugin.Timing{Prefill: 2 * time.Millisecond, Decode: 5 * time.Millisecond, FirstToken: 3 * time.Millisecond}
 	return resp, nil
 }
 

@@ -32,6 +32,7 @@ import (
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/plugin"
+	"github.com/neo-search/neo/sid"
 )
 
 // Generator runs engine requests; *plugin.Engine implements it.
@@ -43,6 +44,18 @@ type Generator interface {
 // model never saw (plugin.Engine): /readyz and /metrics report it.
 type DriftReporter interface {
 	Drift() plugin.Drift
+}
+
+// ModelInfo is a Generator that can show its model's neo.json
+// (plugin.Engine): /metrics reports it as neo_model_info.
+type ModelInfo interface {
+	Meta() *sid.ModelMeta
+}
+
+// QueueReporter is a Generator that can say how many model runs wait in
+// its scheduler (plugin.Engine): /metrics reports neo_engine_queue_depth.
+type QueueReporter interface {
+	QueueDepth() int
 }
 
 // SIDChecker is a Generator that can say whether its model can write an
@@ -173,6 +186,11 @@ func New(cfg Config) (*Server, error) {
 		s.m.modelReady.Set(1)
 	} else {
 		s.m.modelReady.Set(0)
+	}
+	if mi, ok := cfg.Generator.(ModelInfo); ok {
+		s.m.SetModel(mi.Meta())
+	} else {
+		s.m.SetModel(nil)
 	}
 	s.e.HideBanner, s.e.HidePort = true, true
 	s.e.HTTPErrorHandler = func(err error, c echo.Context) { writeError(c, err) }
@@ -533,6 +551,9 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		s.m.unseen.Set(float64(dr.Unseen))
 		s.m.generated.Set(float64(dr.Generated))
 		s.m.generatedUnseen.Set(float64(dr.GeneratedUnseen))
+	}
+	if q, ok := s.cfg.Generator.(QueueReporter); ok {
+		s.m.engineQueue.Set(float64(q.QueueDepth()))
 	}
 	s.m.handler().ServeHTTP(w, r)
 }

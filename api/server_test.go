@@ -714,7 +714,11 @@ func TestOpsAndRouting(t *testing.T) {
 			`neo_http_requests_total{code="200",method="POST",route="/v1/search"} 1`,
 			`neo_http_requests_total{code="400",method="POST",route="/v1/search"} 1`,
 			`neo_http_request_duration_seconds_bucket{method="POST",route="/v1/search"`,
-			`neo_decode_tokens_total `, `neo_decode_batch_size_count 1`, `neo_http_queue_depth 0`,
+			`neo_decode_tokens_total{task="search"} `, `neo_decode_batch_size_count 1`, `neo_http_queue_depth 0`,
+			`neo_prefill_duration_seconds_bucket{task="search",le="0.0025"} 1`,
+			`neo_decode_duration_seconds_bucket{task="search",le="0.005"} 1`,
+			`neo_time_to_first_token_seconds_count{task="search"} 1`,
+			`neo_build_info{go_version="go`,
 			`neo_catalog_items 12`, `neo_model_ready 1`, `go_goroutines`, `method="other"`,
 		} {
 			if !strings.Contains(string(b), want) {

@@ -49,7 +49,9 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 	} else if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	st, err := e.sched.prefill(ctx, [][]int32{append(prompt[:len(prompt):len(prompt)], open)})
+	resp.Timing.prefilled(t0)
 	if err != nil {
 		return err
 	}
@@ -132,6 +134,7 @@ func (e *Engine) rankedList(ctx context.Context, req *Request, snap *index.Snaps
 			st = next
 			e.tokens.Add(int64(len(toks)))
 			decoded += len(toks)
+			resp.Timing.firstToken()
 		}
 	}
 	var ems []Emitted
@@ -232,7 +235,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	st, err := e.sched.prefill(ctx, [][]int32{prompt})
+	resp.Timing.prefilled(t0)
 	if err != nil {
 		return err
 	}
@@ -304,7 +309,9 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 		st.Close()
 		full := append(append([]int32(nil), prompt...), gen...)
 		var err error
+		t0 := time.Now()
 		st, err = e.sched.prefill(ctx, [][]int32{full})
+		resp.Timing.prefilled(t0)
 		return err == nil, err
 	}
 	// room past the budget to finish an SID span or a value phrase
@@ -362,6 +369,7 @@ func (e *Engine) sample(ctx context.Context, req *Request, snap *index.Snapshot,
 			return err
 		}
 		e.tokens.Add(1)
+		resp.Timing.firstToken()
 		if tok == e.sp.EOS {
 			break
 		}

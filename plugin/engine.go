@@ -236,7 +236,12 @@ func (e *Engine) Stream(ctx context.Context, req Request, emit func(Segment) err
 	fus := e.startFusion(ctx, &req, snap, opts)
 	resp := &Response{Task: req.Task, Format: req.Format, Segments: []Segment{}, Items: []Item{}}
 	start := time.Now()
-	defer func() { e.decodeNanos.Add(int64(time.Since(start))) }()
+	resp.Timing.began = start
+	defer func() {
+		took := time.Since(start)
+		e.decodeNanos.Add(int64(took))
+		resp.Timing.Decode = max(0, took-resp.Timing.Prefill)
+	}()
 	if req.Format == FormatIDs {
 		err = e.rankedList(ctx, &req, snap, set, opts, fus, prompt, resp, emit)
 	} else {

@@ -736,3 +736,28 @@ func sidText(t *testing.T, s string) string {
 	}
 	return x.String()
 }
+
+// TestEngineTiming: every answer says where its time went: prompt runs,
+// decoding after them, and the first generated token, which comes after
+// the first prefill and within the request.
+func TestEngineTiming(t *testing.T) {
+	e := demoEngine(t)
+	for _, req := range []Request{
+		{Query: "gold ring", K: 3},
+		{Task: TaskRecommend, History: []string{"sku-00001"}, Format: FormatMixed, MaxTokens: 30},
+	} {
+		t.Run(req.Task+req.Format, func(t *testing.T) {
+			resp, err := e.Generate(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tm := resp.Timing
+			if tm.Prefill <= 0 || tm.Decode <= 0 || tm.FirstToken <= 0 || resp.Tokens == 0 {
+				t.Fatalf("timing %+v for %d tokens", tm, resp.Tokens)
+			}
+			if tm.FirstToken < tm.Prefill || tm.FirstToken > tm.Prefill+tm.Decode {
+				t.Fatalf("first token at %v, outside prefill %v .. prefill+decode %v", tm.FirstToken, tm.Prefill, tm.Prefill+tm.Decode)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@
 package plugin
 
 import (
+	"time"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/neo-search/neo/plugin/prior"
@@ -89,4 +90,26 @@ type Response struct {
 	// the token the model preferred (text and mixed answers): how often
 	// the catalog had to correct what the model was about to write.
 	FactInterventions int `json:"fact_interventions,omitempty"`
+	// Timing is where the request's time went (for metrics; not part of
+	// the JSON answer).
+	Timing Timing `json:"-"`
 }
+
+// Timing splits a request's engine time. Prefill is the time in prompt
+// runs (a sampled answer that backs out of an SID runs one more);
+// Decode is the rest, from the first prefill's end; FirstToken is from the
+// request's start to its first generated token (zero if it generated none).
+type Timing struct {
+	Prefill, Decode, FirstToken time.Duration
+	began                       time.Time
+}
+
+// firstToken notes the first generated token's time, once.
+func (t *Timing) firstToken() {
+	if t.FirstToken == 0 && !t.began.IsZero() {
+		t.FirstToken = time.Since(t.began)
+	}
+}
+
+// prefilled adds one prompt run that began at t0.
+func (t *Timing) prefilled(t0 time.Time) { t.Prefill += time.Since(t0) }

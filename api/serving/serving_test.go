@@ -311,3 +311,52 @@ func TestUnwritableSIDRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineMetrics: with the demo engine behind it, /metrics reports the
+// model (neo_model_info), the engine's queue, and per task the prefill,
+// decode and first-token times and tokens of the answers served.
+func TestEngineMetrics(t *testing.T) {
+	if _, err := onnx.FindLibrary(""); err != nil {
+		t.Skip("onnxruntime library not found: ", err)
+	}
+	metrics := api.NewMetricSet()
+	o := Options{IndexDir: filepath.Join(t.TempDir(), "index"), IndexName: "catalog", DemoDir: demo, ModelDir: model, API: api.Config{Metrics: metrics}}
+	st, err := Open(context.Background(), o, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := httptest.NewServer(st.Server.Handler())
+	defer ts.Close()
+	for _, r := range []struct{ path, body string }{
+		{"/v1/search", `{"query":"gold ring","k":3}`},
+		{"/v1/recommend", `{"history":["sku-00001"],"format":"mixed"}`},
+	} {
+		resp, err := http.Post(ts.URL+r.path, "application/json", strings.NewReader(r.body))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", r.path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	meta := st.Engine.Meta()
+	for _, want := range []string{
+		`neo_model_info{format_version="` + strconv.Itoa(meta.FormatVersion) + `",max_seq="` + strconv.Itoa(meta.MaxSeq) + `"`,
+		"neo_engine_queue_depth 0",
+		`neo_prefill_duration_seconds_count{task="search"} 1`,
+		`neo_decode_duration_seconds_count{task="recommend"} 1`,
+		`neo_time_to_first_token_seconds_count{task="recommend"} 1`,
+		`neo_decode_tokens_total{task="search"}`,
+		`neo_decode_tokens_total{task="recommend"}`,
+		`neo_build_info{`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
