@@ -12,7 +12,7 @@ setup:
 	@bash scripts/setup.sh
 
 build:
-	go build -o $(NEO) ./cmd/neo
+	go build -buildvcs=auto -o $(NEO) ./cmd/neo
 
 # Imports the demo catalog, assigns SIDs and serves it on $(ADDR).
 demo: setup build

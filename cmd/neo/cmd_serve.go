@@ -110,6 +110,10 @@ func runServe(args []string) int {
 		fs.Usage()
 		return 2
 	}
+	if err := needModel(fs, o.ModelDir); err != nil {
+		fmt.Fprintln(os.Stderr, "neo serve:", err)
+		return 2
+	}
 	log, err := newLogger(o.logLevel, o.logFormat, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo serve:", err)
@@ -142,6 +146,24 @@ func runServe(args []string) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// needModel refuses to start without a model the user did not ask for:
+// the defaults come from the checkout around the working directory, so
+// outside one --model has no default, and serving without a model by
+// accident would answer 503 to every search.
+func needModel(fs *flag.FlagSet, modelDir string) error {
+	if modelDir != "" {
+		return nil
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "model" })
+	if _, ok := os.LookupEnv("NEO_MODEL"); set || ok {
+		return nil // --model "" asks for the catalog API alone
+	}
+	wd, _ := os.Getwd()
+	return fmt.Errorf("no model to serve: %s is not inside a neo checkout (no go.mod with testdata/model at or above it), so --model has no default; "+
+		"pass --model DIR (a model directory written by neo train or neo export), run neo serve from a checkout, or pass --model \"\" to serve the catalog API without a model", wd)
 }
 
 func writesState(c api.Config) string {
