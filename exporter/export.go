@@ -258,6 +258,12 @@ func Export(ctx context.Context, in Input, opt Options) (*Manifest, error) {
 	if err := fsutil.WriteFile(filepath.Join(opt.OutDir, sid.MetaFile), mj); err != nil {
 		return nil, err
 	}
+	// The shards are encoded by the tokenizer.json just written, read back
+	// as serving reads it (through sugarme/tokenizer), so training and
+	// serving encode text with the same library.
+	if b.tok, err = sid.LoadTokenizer(opt.OutDir); err != nil {
+		return nil, fmt.Errorf("exporter: reading back %s: %w", sid.TokenizerFile, err)
+	}
 
 	man := &Manifest{InputHash: hash, Stages: map[string]StageStats{}, VocabSize: b.meta.VocabSize, MaxSeq: opt.MaxSeq}
 	total := 0

@@ -91,6 +91,9 @@ type builder struct {
 	byID  map[string]*itemInfo
 	meta  *sid.ModelMeta
 	tok   *sid.Tokenizer
+	// encoded memoizes tok.Encode: training text repeats item titles and
+	// templates, and sugarme's encoder costs ~300µs a text.
+	encoded map[string][]int32
 	rep   *Report
 }
 

@@ -150,7 +150,7 @@ func (b *builder) encode(s *sample) ([]int32, []uint8, fate, error) {
 	}
 	max := b.opt.MaxSeq
 	answer := append(append([]sid.Segment(nil), s.answer...), sid.Segment{Special: sid.TokenEOS})
-	aids, err := b.meta.Encode(answer, b.tok.Encode)
+	aids, err := b.meta.Encode(answer, b.encodeText)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -234,7 +234,7 @@ func (b *builder) encodePrompt(s *sample, hist []sid.SID, text map[string]string
 	if err != nil {
 		return nil, err
 	}
-	return b.meta.Encode(segs, b.tok.Encode)
+	return b.meta.Encode(segs, b.encodeText)
 }
 
 func copyText(m map[string]string) map[string]string {
@@ -292,4 +292,27 @@ func (b *builder) encodeSequence(s *sample) ([]int32, []uint8, fate, error) {
 		}
 	}
 	return ids, mask, f, nil
+}
+
+// maxEncoded bounds the memo of encoded texts.
+const maxEncoded = 1 << 20
+
+// encodeText is b.tok.Encode, memoized (the export is single-threaded). The
+// slice is clipped so that a caller's append copies it.
+func (b *builder) encodeText(text string) ([]int32, error) {
+	if ids, ok := b.encoded[text]; ok {
+		return ids, nil
+	}
+	ids, err := b.tok.Encode(text)
+	if err != nil {
+		return nil, err
+	}
+	ids = ids[:len(ids):len(ids)]
+	if b.encoded == nil {
+		b.encoded = map[string][]int32{}
+	}
+	if len(b.encoded) < maxEncoded {
+		b.encoded[text] = ids
+	}
+	return ids, nil
 }
