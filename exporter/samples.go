@@ -94,7 +94,7 @@ type builder struct {
 	// encoded memoizes tok.Encode: training text repeats item titles and
 	// templates, and sugarme's encoder costs ~300µs a text.
 	encoded map[string][]int32
-	rep   *Report
+	rep     *Report
 }
 
 // rng returns the random stream of one purpose, derived from the seed, so
