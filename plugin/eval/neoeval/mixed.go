@@ -92,7 +92,7 @@ func Mixed(ctx context.Context, eng *plugin.Engine, ds *eval.Dataset, n, unguard
 
 // RunDir is `neo eval` on a data folder: the baselines and, when the model
 // directory (model; "": DefaultModelDir) has a model, the neo entries
-// (Add), evaluated together; then, with o.Mixed, the mixed answers'
+// (Add), evaluated together ("none": the baselines alone); then, with o.Mixed, the mixed answers'
 // check (Mixed, 300 of them also without the guard) when neo is among the
 // methods kept (only) and the data has interactions.
 func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Options) (*eval.Report, error) {
@@ -100,7 +100,9 @@ func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Op
 	if err != nil {
 		return nil, err
 	}
-	if model == "" {
+	if model == "none" { // as --model documents it: the baselines alone
+		model = ""
+	} else if model == "" {
 		model = DefaultModelDir(ds)
 		if _, err := os.Stat(filepath.Join(model, "model.onnx")); err != nil {
 			fmt.Fprintf(os.Stderr, "eval: no model at %s; method neo skipped (train one with neo train, or pass --model)\n", model)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"strings"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
@@ -308,6 +309,26 @@ func TestAsks(t *testing.T) {
 	for _, x := range []struct{ with, without eval.AskStats }{{rep.MixedWithAsk, rep.MixedWithout}, {rep.RecommendWithAsk, rep.RecommendWithout}} {
 		if x.with.Items == 0 || x.with.Share <= x.without.Share || x.with.Share < 0.5 {
 			t.Fatalf("the ask does not steer: with %+v, without %+v", x.with, x.without)
+		}
+	}
+}
+
+// TestRunDirNoModel: --model none reports the baselines alone, even where
+// the data folder has a model.
+func TestRunDirNoModel(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "testdata", "demo")
+	rep, err := RunDir(context.Background(), dir, "none", "", eval.Options{K: 10, Limit: 20}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Recommend) == 0 || rep.Recommend["contentknn"] == nil {
+		t.Fatalf("no baselines: %v", rep.Recommend)
+	}
+	for _, b := range []map[string]eval.Metrics{rep.Search, rep.Recommend} {
+		for name := range b {
+			if strings.HasPrefix(name, "neo") {
+				t.Fatalf("model none still ran %s", name)
+			}
 		}
 	}
 }
