@@ -8,6 +8,7 @@ package plugin
 
 import (
 	"time"
+
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/neo-search/neo/plugin/prior"

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"testing"
 	"strings"
+	"testing"
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
