@@ -28,6 +28,7 @@ demo-data:
 test: setup test-go test-trainer test-scripts
 
 test-go:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need make fmt"; exit 1; }
 	go vet ./... ./testdata/gen/
 	go test -count=1 ./... ./testdata/gen/
 
