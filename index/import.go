@@ -86,6 +86,17 @@ func (c *Catalog) Import(ctx context.Context, r io.Reader, opt ImportOptions) (I
 	return im.rep, err
 }
 
+// ImportInto opens the on-disk catalog in dir (creating it, as Open
+// does), imports r into it and closes it.
+func ImportInto(ctx context.Context, dir string, r io.Reader, opt ImportOptions) (ImportReport, error) {
+	c, err := Open(dir)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	rep, err := c.Import(ctx, r, opt)
+	return rep, errors.Join(err, c.Close())
+}
+
 // newBar returns a byte progress bar sized to r when r is a file, nil when
 // w is nil.
 func newBar(w io.Writer, r io.Reader) *progressbar.ProgressBar {

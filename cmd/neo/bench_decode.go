@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -55,10 +54,5 @@ func benchDecode(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo bench decode:", err)
 		return 1
 	}
-	b, _ := json.Marshal(res)
-	if !*asJSON {
-		b, _ = json.MarshalIndent(res, "", "  ")
-	}
-	fmt.Println(string(b))
-	return 0
+	return printJSON(res, *asJSON)
 }

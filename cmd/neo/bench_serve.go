@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/neo-search/neo/internal/bench"
 	"github.com/neo-search/neo/internal/envflag"
@@ -36,7 +33,7 @@ func benchServe(args []string) int {
 		return code
 	}
 	finish()
-	levels, err := parseLevels(*levelsFlag)
+	levels, err := bench.ParseLevels(*levelsFlag)
 	if err == nil && env.Err != nil {
 		err = env.Err
 	}
@@ -75,8 +72,7 @@ func benchServe(args []string) int {
 		return 1
 	}
 	if *asJSON {
-		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
+		printJSON(res, true)
 	} else {
 		fmt.Printf("items %d, %d queries, endpoint %s, k=%d, model %s\n", res.Items, res.Queries, res.Endpoint, res.K, res.Model)
 		fmt.Printf("%12s %10s %10s %10s %8s %8s\n", "concurrency", "rps", "p50 ms", "p99 ms", "errors", "cpu %")
@@ -92,17 +88,4 @@ func benchServe(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// parseLevels reads "1,4,16".
-func parseLevels(s string) ([]int, error) {
-	var out []int
-	for _, p := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("--concurrency %q: want positive integers separated by commas", s)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -34,12 +33,5 @@ func benchTrie(args []string) int {
 		fmt.Fprintln(os.Stderr, "neo bench trie:", err)
 		return 1
 	}
-	if *asJSON {
-		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
-		return 0
-	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Println(string(b))
-	return 0
+	return printJSON(res, *asJSON)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -11,7 +12,7 @@ import (
 var benchmarks = map[string]func(args []string) int{}
 
 func init() {
-	register(command{name: "bench", summary: "run a benchmark and print JSON (trie, decode, serve)", run: runBench})
+	register(command{name: "bench", summary: "run a benchmark and print JSON (catalog, trie, decode, serve)", run: runBench})
 }
 
 func runBench(args []string) int {
@@ -25,4 +26,14 @@ func runBench(args []string) int {
 		return 2
 	}
 	return benchmarks[args[0]](args[1:])
+}
+
+// printJSON prints a bench result, on one line when compact, and returns 0.
+func printJSON(v any, compact bool) int {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if compact {
+		b, _ = json.Marshal(v)
+	}
+	fmt.Println(string(b))
+	return 0
 }

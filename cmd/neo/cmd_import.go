@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -73,7 +72,11 @@ were imported); 2 usage error, or the import could not run or finish.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	rep, err := importFile(ctx, *dir, f, *batch, !*quiet && fsutil.IsTerminal(os.Stderr))
+	opt := index.ImportOptions{BatchSize: *batch}
+	if !*quiet && fsutil.IsTerminal(os.Stderr) {
+		opt.Progress = os.Stderr
+	}
+	rep, err := index.ImportInto(ctx, *dir, f, opt)
 	elapsed := time.Since(start)
 
 	if *asJSON {
@@ -113,20 +116,4 @@ were imported); 2 usage error, or the import could not run or finish.
 		return 1
 	}
 	return 0
-}
-
-func importFile(ctx context.Context, dir string, r io.Reader, batch int, progress bool) (index.ImportReport, error) {
-	cat, err := index.Open(dir)
-	if err != nil {
-		return index.ImportReport{}, err
-	}
-	opt := index.ImportOptions{BatchSize: batch}
-	if progress {
-		opt.Progress = os.Stderr
-	}
-	rep, err := cat.Import(ctx, r, opt)
-	if cerr := cat.Close(); err == nil {
-		err = cerr
-	}
-	return rep, err
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -325,6 +326,19 @@ func benchHistories(dir string) ([][]string, error) {
 			h = h[1:]
 		}
 		out[i] = h
+	}
+	return out, nil
+}
+
+// ParseLevels reads the concurrency levels of `neo bench serve`: "1,4,16".
+func ParseLevels(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--concurrency %q: want positive integers separated by commas", s)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }
