@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/neo-search/neo/internal/bench"
+	"github.com/neo-search/neo/internal/bench/catgen"
 )
 
 func init() { benchmarks["catalog"] = benchCatalog }
 
 func benchCatalog(args []string) int {
 	fs := flag.NewFlagSet("bench catalog", flag.ContinueOnError)
-	var o bench.CatalogOptions
+	var o catgen.Options
 	fs.IntVar(&o.Items, "items", 100_000, "items to write")
 	fs.IntVar(&o.Users, "users", 0, "users, one session of 6 to 14 events each (default items/5)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (same seed, same bytes)")
@@ -25,7 +25,7 @@ func benchCatalog(args []string) int {
 		return 2
 	}
 	o.Log = os.Stderr
-	res, err := bench.GenerateCatalog(o)
+	res, err := catgen.Generate(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo bench catalog:", err)
 		return 1

@@ -1,4 +1,8 @@
-package bench
+// Package catgen generates the scale catalog of `neo bench catalog`: items
+// and shopper sessions in the demo's NDJSON formats, streamed and seeded, at
+// any size (issue 20). It imports only package index, so index's own
+// benchmarks can use it.
+package catgen
 
 import (
 	"bufio"
@@ -18,19 +22,19 @@ import (
 	"github.com/neo-search/neo/index"
 )
 
-// CatalogOptions size the synthetic catalog of GenerateCatalog.
-type CatalogOptions struct {
+// Options size the synthetic catalog of Generate.
+type Options struct {
 	Items int    // items to write (≥ 1)
 	Users int    // users with one session each; 0 means Items/5 (at least 1)
 	Seed  uint64 // the same seed gives the same bytes
-	Out   string // data folder to write (created when missing); WriteCatalog ignores it
+	Out   string // data folder to write (created when missing); Write ignores it
 	// Log receives a progress line every few seconds and a last one at
 	// the end (nil: none).
 	Log io.Writer
 }
 
-// CatalogResult is what `neo bench catalog` prints.
-type CatalogResult struct {
+// Result is what `neo bench catalog` prints.
+type Result struct {
 	Items        int     `json:"items"`
 	Users        int     `json:"users"`
 	Interactions int     `json:"interactions"`
@@ -44,14 +48,14 @@ type CatalogResult struct {
 // and colour, as a real catalog's variants do.
 const lineSize = 12
 
-// GenerateCatalog writes o.Out/items.ndjson and o.Out/interactions.ndjson:
+// Generate writes o.Out/items.ndjson and o.Out/interactions.ndjson:
 // o.Items items in the demo's record format, varied text from a
 // combinatorial lexicon (brands, collections, types, styles, materials,
 // colours), and one session of 6 to 14 events per user, split
 // leave-last-out as the demo is (each user's last event test, the one
 // before valid, the others train). Records are streamed, so memory does
 // not grow with o.Items; the output is byte-identical for a seed.
-func GenerateCatalog(o CatalogOptions) (*CatalogResult, error) {
+func Generate(o Options) (*Result, error) {
 	if o.Out == "" {
 		return nil, errors.New("no output folder")
 	}
@@ -71,7 +75,7 @@ func GenerateCatalog(o CatalogOptions) (*CatalogResult, error) {
 		return nil, err
 	}
 	defer inter.Close()
-	res, err := WriteCatalog(items, inter, o)
+	res, err := Write(items, inter, o)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func GenerateCatalog(o CatalogOptions) (*CatalogResult, error) {
 	return res, nil
 }
 
-func (o *CatalogOptions) check() error {
+func (o *Options) check() error {
 	if o.Items < 1 || o.Users < 0 {
 		return errors.New("items must be ≥ 1 and users ≥ 0")
 	}
@@ -92,8 +96,8 @@ func (o *CatalogOptions) check() error {
 	return nil
 }
 
-// WriteCatalog is GenerateCatalog writing to two streams.
-func WriteCatalog(items, interactions io.Writer, o CatalogOptions) (*CatalogResult, error) {
+// Write is Generate writing to two streams.
+func Write(items, interactions io.Writer, o Options) (*Result, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -134,8 +138,8 @@ func WriteCatalog(items, interactions io.Writer, o CatalogOptions) (*CatalogResu
 	if err := vw.w.(*bufio.Writer).Flush(); err != nil {
 		return nil, err
 	}
-	res := &CatalogResult{Items: o.Items, Users: o.Users, Interactions: n, Bytes: iw.n + vw.n,
-		Seconds: Round3(time.Since(start).Seconds())}
+	res := &Result{Items: o.Items, Users: o.Users, Interactions: n, Bytes: iw.n + vw.n,
+		Seconds: math.Round(time.Since(start).Seconds()*1000) / 1000}
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "catalog: %d items, %d users, %d interactions, %d bytes in %.1fs\n",
 			res.Items, res.Users, res.Interactions, res.Bytes, res.Seconds)
@@ -171,7 +175,7 @@ func (p *progress) tick(i int, format string, args ...any) {
 }
 
 type catGen struct {
-	o         CatalogOptions
+	o         Options
 	pcg       *rand.PCG
 	r         *rand.Rand
 	lines     int
@@ -185,7 +189,7 @@ type catGen struct {
 	colls      []string
 }
 
-func newCatGen(o CatalogOptions) *catGen {
+func newCatGen(o Options) *catGen {
 	g := &catGen{o: o, pcg: rand.NewPCG(0, 0)}
 	g.r = rand.New(g.pcg)
 	g.lines = (o.Items + lineSize - 1) / lineSize

@@ -1,6 +1,6 @@
-package bench
+package catgen
 
-// The vocabulary of the scale catalog (GenerateCatalog). Brands and
+// The vocabulary of the scale catalog (Generate). Brands and
 // collection names are combinatorial (a few hundred brands, a thousand
 // collection names), so that at millions of items the titles stay varied;
 // everything is a slice, so generation never depends on map order.

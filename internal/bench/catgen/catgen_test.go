@@ -1,4 +1,4 @@
-package bench
+package catgen
 
 import (
 	"bytes"
@@ -9,17 +9,17 @@ import (
 	"github.com/neo-search/neo/index"
 )
 
-func genCatalog(t *testing.T, o CatalogOptions) (items, inter []byte, res *CatalogResult) {
+func genCatalog(t *testing.T, o Options) (items, inter []byte, res *Result) {
 	t.Helper()
 	var a, b bytes.Buffer
-	res, err := WriteCatalog(&a, &b, o)
+	res, err := Write(&a, &b, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a.Bytes(), b.Bytes(), res
 }
 
-func TestCatalog(t *testing.T) {
+func TestWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		items, users int
@@ -31,7 +31,7 @@ func TestCatalog(t *testing.T) {
 		{"many", 20000, 3000, 3000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := CatalogOptions{Items: tc.items, Users: tc.users, Seed: 1}
+			o := Options{Items: tc.items, Users: tc.users, Seed: 1}
 			itemsA, interA, res := genCatalog(t, o)
 			itemsB, interB, _ := genCatalog(t, o)
 			if !bytes.Equal(itemsA, itemsB) || !bytes.Equal(interA, interB) {
@@ -108,7 +108,7 @@ func TestCatalog(t *testing.T) {
 			if len(users) != tc.wantUsers {
 				t.Fatalf("%d users, want %d", len(users), tc.wantUsers)
 			}
-			other, _, _ := genCatalog(t, CatalogOptions{Items: tc.items, Users: tc.users, Seed: 2})
+			other, _, _ := genCatalog(t, Options{Items: tc.items, Users: tc.users, Seed: 2})
 			if tc.items > 1 && bytes.Equal(other, itemsA) {
 				t.Fatal("seeds 1 and 2 give the same items")
 			}
@@ -116,9 +116,9 @@ func TestCatalog(t *testing.T) {
 	}
 }
 
-func TestGenerateCatalog(t *testing.T) {
+func TestGenerate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cat")
-	res, err := GenerateCatalog(CatalogOptions{Items: 100, Seed: 3, Out: dir})
+	res, err := Generate(Options{Items: 100, Seed: 3, Out: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +133,8 @@ func TestGenerateCatalog(t *testing.T) {
 	if res.Bytes != size || res.Users != 20 || res.Out != dir {
 		t.Fatalf("result %+v, files %d bytes", res, size)
 	}
-	for _, o := range []CatalogOptions{{Items: 0, Out: dir}, {Items: 5, Users: -1, Out: dir}, {Items: 5}} {
-		if _, err := GenerateCatalog(o); err == nil {
+	for _, o := range []Options{{Items: 0, Out: dir}, {Items: 5, Users: -1, Out: dir}, {Items: 5}} {
+		if _, err := Generate(o); err == nil {
 			t.Fatalf("%+v: no error", o)
 		}
 	}
