@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -649,5 +650,49 @@ func TestPutMany(t *testing.T) {
 	}
 	if o, ok := s.Lookup(mustSID(t, "ring-1-7-0")); ok && s.Available(o) {
 		t.Error("the superseded line's SID is in the snapshot")
+	}
+}
+
+// TestImportManyChunks checks line numbers, counts and bad lines across
+// the reader's chunks and several batches.
+func TestImportManyChunks(t *testing.T) {
+	c, err := OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var in strings.Builder
+	var wantBad []int
+	lines, good := 0, 0
+	for i := range 1500 {
+		lines++
+		switch {
+		case i%211 == 5:
+			in.WriteString("\n") // blank: not counted, not bad
+			lines--
+		case i%97 == 3:
+			in.WriteString(`{"id":"x` + strconv.Itoa(i) + `","type":""}` + "\n")
+			wantBad = append(wantBad, i+1)
+		case i%131 == 7:
+			in.WriteString(`{"id":"i1","type":"ring"}` + "\n") // duplicate of line 2
+			wantBad = append(wantBad, i+1)
+		default:
+			in.WriteString(`{"id":"i` + strconv.Itoa(i) + `","type":"ring","title":"t"}` + "\n")
+			good++
+		}
+	}
+	rep, err := c.Import(context.Background(), strings.NewReader(in.String()), ImportOptions{BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotBad []int
+	for _, b := range rep.Bad {
+		gotBad = append(gotBad, b.Line)
+	}
+	if rep.Lines != lines || rep.Imported != good || !slices.Equal(gotBad, wantBad) {
+		t.Fatalf("lines %d imported %d bad %v; want %d, %d, %v", rep.Lines, rep.Imported, gotBad, lines, good, wantBad)
+	}
+	if n, _ := c.Count(); n != uint64(good) {
+		t.Fatalf("count %d, want %d", n, good)
 	}
 }

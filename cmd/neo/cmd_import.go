@@ -72,7 +72,7 @@ were imported); 2 usage error, or the import could not run or finish.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	opt := index.ImportOptions{BatchSize: *batch}
+	opt := index.ImportOptions{BatchSize: *batch, GCPercent: 400}
 	if !*quiet && fsutil.IsTerminal(os.Stderr) {
 		opt.Progress = os.Stderr
 	}
