@@ -8,11 +8,9 @@ import io
 import json
 import math
 import os
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sasrec  # noqa: E402
 
 N_ITEMS = 40

@@ -6,11 +6,9 @@
 import json
 import math
 import os
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sid_markov  # noqa: E402
 
 

@@ -11,12 +11,10 @@ type out. The export must use the model's tokenizer and SIDs.
 import argparse
 import json
 import os
-import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torchenv
+from torchenv import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import load_final  # noqa: E402
 from train import Shard, sid_accuracy  # noqa: E402
 
@@ -29,7 +27,7 @@ def main(argv=None):
     ap.add_argument("--batch-tokens", type=int, default=4096)
     ap.add_argument("--eval-max", type=int, default=2000)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torchenv.use_threads(args.threads)
     with open(os.path.join(args.data, "neo.json")) as f:
         neo = json.load(f)
     with open(os.path.join(args.data, "shards", "manifest.json")) as f:

@@ -9,14 +9,11 @@ the projected time of the preset's step counts.
 """
 
 import argparse
-import os
-import sys
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torchenv
+from torchenv import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
 from model import Decoder, ModelConfig, count_params  # noqa: E402
 
@@ -30,7 +27,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    torchenv.use_threads(args.threads)
     torch.manual_seed(0)
     p = train.PRESETS[args.preset]
     cfg = ModelConfig(vocab=args.vocab, dim=p["dim"], layers=p["layers"], heads=p["heads"],

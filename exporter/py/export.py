@@ -35,12 +35,9 @@ import sys
 
 import numpy as np
 
-# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine
-# spinning made training up to 20x slower. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torchenv
+from torchenv import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import Decoder, ModelConfig, OnnxWrapper  # noqa: E402
 
 OPSET = 14
@@ -274,7 +271,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=5, help="greedy decode steps in the parity fixture")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torchenv.use_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
 

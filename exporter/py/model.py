@@ -20,7 +20,7 @@ finite fill value so that fully masked (padding) rows give no NaN.
 import math
 from dataclasses import asdict, dataclass
 
-import torch
+from torchenv import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -5,13 +5,11 @@ test_smoke.sh; needs torch and onnx):
 """
 
 import os
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import onnx  # noqa: E402
-import torch  # noqa: E402
+from torchenv import torch
 from export import export_onnx  # noqa: E402
 from logits_keep import INPUT  # noqa: E402
 from model import Decoder, ModelConfig  # noqa: E402

@@ -5,12 +5,10 @@ needs torch and onnx):
 """
 
 import os
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch  # noqa: E402
+from torchenv import torch
 from export import export_onnx  # noqa: E402
 from model import Decoder, ModelConfig  # noqa: E402
 

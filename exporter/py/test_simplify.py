@@ -3,15 +3,12 @@
     /usr/bin/python3 exporter/py/test_simplify.py
 """
 
-import os
-import sys
 import unittest
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from logits_keep import INPUT, add_num_logits_to_keep  # noqa: E402
 from simplify import _dims, _expand_target, _reshape_target, compute_nodes, simplify  # noqa: E402
 

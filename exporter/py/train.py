@@ -39,13 +39,10 @@ import time
 
 import numpy as np
 
-# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine
-# spinning made training up to 20x slower. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torchenv
+from torchenv import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import export_onnx, load_checkpoint, sid_token_ids, write_parity  # noqa: E402
 from model import Decoder, ModelConfig, count_params  # noqa: E402
 
@@ -413,7 +410,7 @@ def warm_start(model, from_dir, data_dir):
 def main(argv=None):
     args = parse(argv)
     preset = PRESETS[args.preset]
-    torch.set_num_threads(args.threads)
+    torchenv.use_threads(args.threads)
     if args.device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     else:
