@@ -312,16 +312,32 @@ func TestCoder(t *testing.T) {
 		}
 		seen[key] = true
 	}
-	tight, _ := NewCoder(cat, dir, []int{16, 16, 1, 1}) // one sibling, one collision code
-	var full error
+	// one code at the last semantic level and one collision code: a full
+	// group sends new items to the groups of the level above, each SID
+	// still one the model can write
+	up, _ := NewCoder(cat, dir, []int{16, 16, 1, 1})
 	for i := range 20 {
+		key, err := up.Put(index.Item{ID: "up-" + string(rune('a'+i)), Type: "ring", Title: "red ring"})
+		if err != nil {
+			t.Fatalf("new item %d with room at the level above: %v", i, err)
+		}
+		s, _ := sid.Parse(sid.TextPrefix + key + sid.TextSuffix)
+		if seen[key] || s.Codes[2] != 0 || s.Codes[3] != 0 || s.Codes[0] >= 16 || s.Codes[1] >= 16 {
+			t.Fatalf("new item %d: SID %s (seen %v) is outside the codebooks 16,16,1,1", i, key, seen[key])
+		}
+		seen[key] = true
+	}
+	// one SID per type: the type's only SID is taken, so the item is refused
+	tight, _ := NewCoder(cat, dir, []int{1, 1, 1, 1})
+	var full error
+	for i := range 3 {
 		if _, err := tight.Put(index.Item{ID: "tight-" + string(rune('a'+i)), Type: "ring", Title: "red ring"}); err != nil {
 			full = err
 			break
 		}
 	}
 	if !errors.Is(full, ErrCannotCode) {
-		t.Fatalf("a full group: %v, want ErrCannotCode", full)
+		t.Fatalf("no free SID: %v, want ErrCannotCode", full)
 	}
 }
 

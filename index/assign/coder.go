@@ -47,17 +47,22 @@ func NewCoder(cat *index.Catalog, dir string, limits []int) (*Coder, error) {
 // are all taken: the caller may write it without an SID instead.
 var ErrCannotCode = errors.New("assign: cannot give the item an SID")
 
-// maxTries bounds the collision codes tried when the model's codebook
-// does not (a crowded leaf is a sign to re-run neo sids, not to scan on).
+// maxTries bounds the SIDs tried for one item: a crowded catalog is a
+// sign to re-run neo sids, not to scan on.
 const maxTries = 1024
 
 // Put writes it with an SID: its codes under the quantizer and the first
-// collision code no other item holds; when its leaf is full (a model with
-// few collision codes), the nearest free sibling at the last semantic
-// level, trying them in code order from its own, keeps it in its
-// semantic group. It returns the SID key. An item of a type the quantizer
-// does not know, or with no free code in its group, is ErrCannotCode
-// (write it with an explicit SID, or re-run neo sids).
+// collision code no other item holds. When that leaf is full (a model with
+// few collision codes), it tries the other codes of the last semantic
+// level, in code order from its own, then the other codes of the level
+// above with every last-level code, and so on up to the first level: the
+// codebooks of residual quantization are shared by all parents, so the
+// deeper codes keep their meaning, and the item stays in its type and in
+// the nearest group that has room. Every SID tried is within the model's
+// codebooks (limits), so the model can write it. It returns the SID key.
+// An item of a type the quantizer does not know, or with no free SID
+// within maxTries, is ErrCannotCode (write it with an explicit SID, or
+// re-run neo sids).
 func (c *Coder) Put(it index.Item) (string, error) {
 	typ, codes, err := c.q.Codes(sid.AssignItem{ID: it.ID, Type: it.Type, Text: ItemText(it), Embedding: it.Embedding})
 	if err != nil {
@@ -66,31 +71,50 @@ func (c *Coder) Put(it index.Item) (string, error) {
 	if len(codes) == 0 {
 		return "", fmt.Errorf("%w: no semantic codes", ErrCannotCode)
 	}
-	last := len(codes) - 1
-	colls, siblings := maxTries, 1
-	if tq := c.q.Types[typ]; tq != nil && last < len(tq.K) {
-		siblings = max(tq.K[last], 1)
-	}
-	if len(c.limits) == len(codes)+1 { // the model's codebooks bound both
-		colls = min(colls, c.limits[len(codes)])
-		siblings = min(siblings, c.limits[last])
-	}
-	for d := 0; d < siblings; d++ {
-		cs := append([]int(nil), codes...)
-		cs[last] = (codes[last] + d) % siblings
-		for coll := 0; coll < colls; coll++ {
-			it.SID = sid.SID{Type: typ, Codes: append(cs, coll)}.Key()
-			err := c.cat.Put(it)
-			if errors.Is(err, index.ErrDuplicateSID) {
-				continue // taken, perhaps by a concurrent write: Put checks under the catalog's lock
-			}
-			if err != nil {
-				return "", err
-			}
-			return it.SID, nil
+	// radix[l] is how many codes level l may take; the collision level last
+	radix := make([]int, len(codes)+1)
+	tq := c.q.Types[typ]
+	for l := range codes {
+		radix[l] = codes[l] + 1
+		if tq != nil && l < len(tq.K) {
+			radix[l] = max(tq.K[l], radix[l])
 		}
 	}
-	return "", fmt.Errorf("%w: every code under %s is taken (re-run neo sids)", ErrCannotCode, sid.SID{Type: typ, Codes: codes[:last]}.Key())
+	radix[len(codes)] = maxTries
+	if len(c.limits) == len(radix) { // the model's codebooks bound every level
+		for l := range radix {
+			radix[l] = min(radix[l], c.limits[l])
+		}
+	}
+	// off is an odometer over the levels, the collision level turning
+	// fastest: SID = (codes[l] + off[l]) mod radix[l] per semantic level
+	off := make([]int, len(radix))
+	cs := make([]int, len(radix))
+	for try := 0; try < maxTries; try++ {
+		for l := range codes {
+			cs[l] = (codes[l] + off[l]) % radix[l]
+		}
+		cs[len(codes)] = off[len(codes)]
+		it.SID = sid.SID{Type: typ, Codes: append([]int(nil), cs...)}.Key()
+		err := c.cat.Put(it)
+		if err == nil {
+			return it.SID, nil
+		}
+		if !errors.Is(err, index.ErrDuplicateSID) { // taken, perhaps by a concurrent write: Put checks under the catalog's lock
+			return "", err
+		}
+		l := len(off) - 1
+		for ; l >= 0; l-- {
+			if off[l]++; off[l] < radix[l] {
+				break
+			}
+			off[l] = 0
+		}
+		if l < 0 {
+			break // every SID within the codebooks is taken
+		}
+	}
+	return "", fmt.Errorf("%w: no free SID near %s within %d tries (re-run neo sids)", ErrCannotCode, sid.SID{Type: typ, Codes: codes}.Key(), maxTries)
 }
 
 // NewOnlyReport is what NewOnly did.
