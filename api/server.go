@@ -223,24 +223,26 @@ func (s *Server) routesSetup() {
 
 	// Auth comes before admission, so unauthenticated callers cannot take
 	// execution slots or queue places; so does reading the body, so slow
-	// senders cannot either.
+	// senders cannot either. GET and DELETE read theirs too: a request that
+	// declares a body it never sends would otherwise hold its slot while
+	// net/http drains the body before a large answer.
 	admit := s.admit
 	body, bulk := s.readBody(s.cfg.Limits.MaxBodyBytes), s.readBody(s.cfg.Limits.MaxBulkBytes)
 	add(http.MethodPost, "/v1/search", s.search, read, body, admit)
 	add(http.MethodPost, "/v1/recommend", s.recommend, read, body, admit)
 	add(http.MethodPost, "/v1/generate", s.generate, read, body, admit)
 
-	add(http.MethodGet, "/api", s.listIndexes, read, admit)
+	add(http.MethodGet, "/api", s.listIndexes, read, body, admit)
 	add(http.MethodPost, "/api/_analyzerNames", s.analyzerNames, read, body, admit)
 	add(http.MethodPost, "/api/_datetimeParserNames", s.datetimeParserNames, read, body, admit)
-	add(http.MethodGet, "/api/:index", s.indexInfo, read, admit)
-	add(http.MethodGet, "/api/:index/_count", s.count, read, admit)
-	add(http.MethodGet, "/api/:index/_fields", s.fields, read, admit)
+	add(http.MethodGet, "/api/:index", s.indexInfo, read, body, admit)
+	add(http.MethodGet, "/api/:index/_count", s.count, read, body, admit)
+	add(http.MethodGet, "/api/:index/_fields", s.fields, read, body, admit)
 	add(http.MethodPost, "/api/:index/_search", s.bleveSearch, read, body, admit)
 	add(http.MethodPost, "/api/:index/_bulk", s.bulk, write, bulk, admit)
-	add(http.MethodGet, "/api/:index/:docID", s.docGet, read, admit)
+	add(http.MethodGet, "/api/:index/:docID", s.docGet, read, body, admit)
 	add(http.MethodPut, "/api/:index/:docID", s.docPut, write, body, admit)
-	add(http.MethodDelete, "/api/:index/:docID", s.docDelete, write, admit)
+	add(http.MethodDelete, "/api/:index/:docID", s.docDelete, write, body, admit)
 }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
@@ -250,6 +252,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.e,
 		ReadHeaderTimeout: 10 * time.Second,
+		// readBody sets its own deadline for the body; this one bounds a
+		// request on a route without it, so no connection waits forever.
+		ReadTimeout: 10*time.Second + s.cfg.BodyTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
