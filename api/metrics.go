@@ -23,24 +23,24 @@ var Metrics = NewMetricSet()
 // MetricSet holds neo's collectors in a private registry (so tests can make
 // several servers without clashing in the global default registry).
 type MetricSet struct {
-	reg        *prometheus.Registry
-	requests   *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	inflight   prometheus.Gauge
-	queue      prometheus.Gauge
-	rejected   *prometheus.CounterVec
-	tokens     *prometheus.CounterVec
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	inflight prometheus.Gauge
+	queue    prometheus.Gauge
+	rejected *prometheus.CounterVec
+	tokens   *prometheus.CounterVec
 	// where engine time goes, by task (plugin.Timing)
 	prefill, decode, firstToken *prometheus.HistogramVec
 	engineQueue                 prometheus.Gauge
 	buildInfo, modelInfo        *prometheus.GaugeVec
-	tokenRate  prometheus.Histogram
-	batch      prometheus.Histogram
-	items      prometheus.Gauge
-	panics     prometheus.Counter
-	writes     *prometheus.CounterVec
-	sseEvents  prometheus.Counter
-	modelReady prometheus.Gauge
+	tokenRate                   prometheus.Histogram
+	batch                       prometheus.Histogram
+	items                       prometheus.Gauge
+	panics                      prometheus.Counter
+	writes                      *prometheus.CounterVec
+	sseEvents                   prometheus.Counter
+	modelReady                  prometheus.Gauge
 	// drift of the catalog from the loaded model (plugin.Drift), set at
 	// each scrape
 	unseen, generated, generatedUnseen prometheus.Gauge

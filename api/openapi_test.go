@@ -92,9 +92,9 @@ func TestOpenAPILiveResponses(t *testing.T) {
 					Request: req, PathParams: params, Route: route,
 					Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 				},
-				Status: resp.StatusCode,
-				Header: resp.Header,
-				Body:   io.NopCloser(bytes.NewReader(b)),
+				Status:  resp.StatusCode,
+				Header:  resp.Header,
+				Body:    io.NopCloser(bytes.NewReader(b)),
 				Options: &openapi3filter.Options{IncludeResponseStatus: true},
 			}
 			if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {

@@ -255,9 +255,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// readBody sets its own deadline for the body; this one bounds a
 		// request on a route without it, so no connection waits forever.
 		ReadTimeout: 10*time.Second + s.cfg.BodyTimeout,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
