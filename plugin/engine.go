@@ -160,11 +160,12 @@ func Open(modelDir string, cat *index.Catalog, cfg Config) (*Engine, error) {
 // Catalog is the catalog the engine serves.
 func (e *Engine) Catalog() *index.Catalog { return e.cat }
 
-// live reports whether the catalog still holds id (a read error counts as
-// yes: a history entry is not refused for the index's fault).
-func (e *Engine) live(id string) bool {
-	_, ok, err := e.cat.Get(id)
-	return ok || err != nil
+// live reports whether the catalog still holds id with the SID s (a read
+// error counts as yes: a history entry is not refused for the index's
+// fault).
+func (e *Engine) live(id string, s sid.SID) bool {
+	it, ok, err := e.cat.Get(id)
+	return err != nil || (ok && it.SID == s.Key())
 }
 
 // CheckSID reports, wrapping index.ErrInvalidItem, whether the model can

@@ -704,6 +704,34 @@ func TestEngineHistoryDeleted(t *testing.T) {
 	if err := cat.Delete(gone.ID); err != nil {
 		t.Fatal(err)
 	}
+	// moved: given another free SID (found by review: its old SID was still
+	// accepted until the next rebuild); unset: written without an SID
+	moved, _, _ := cat.Get("sku-00003")
+	oldMoved := moved.SID
+	x, err := sid.Parse(oldMoved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(x.Codes) - 2 // the last semantic level
+	for c := 0; ; c++ {
+		if c == e.meta.SID.CodeCount[last] {
+			t.Fatal("no free SID to move sku-00003 to")
+		}
+		y := sid.SID{Type: x.Type, Codes: append([]int(nil), x.Codes...)}
+		y.Codes[last] = c
+		moved.SID = y.Key()
+		if err := cat.Put(moved); err == nil {
+			break
+		} else if !errors.Is(err, index.ErrDuplicateSID) {
+			t.Fatal(err)
+		}
+	}
+	unset, _, _ := cat.Get("sku-00004")
+	oldUnset := unset.SID
+	unset.SID = ""
+	if err := cat.Put(unset); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		history []string
@@ -714,6 +742,11 @@ func TestEngineHistoryDeleted(t *testing.T) {
 		{"deleted among others", []string{"sku-00002", gone.ID}, true},
 		{"out of stock id", []string{sold.ID}, false},
 		{"out of stock sid", []string{sidText(t, sold.SID)}, false},
+		{"moved: old sid", []string{sidText(t, oldMoved)}, true},
+		{"moved: new sid", []string{sidText(t, moved.SID)}, false},
+		{"moved: id", []string{moved.ID}, false},
+		{"unset: old sid", []string{sidText(t, oldUnset)}, true},
+		{"unset: id", []string{unset.ID}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.Generate(context.Background(), Request{Task: TaskRecommend, History: tc.history, K: 3})

@@ -95,11 +95,12 @@ func (e *Engine) normalize(req *Request) error {
 
 // resolveHistory maps history entries (item ids or SID text) to SIDs and
 // to snapshot ordinals (for exclusion). Unknown entries are an error, and
-// so are deleted ones: the snapshot keeps a deleted item's ordinal
-// (unavailable) until the next rebuild, so an unavailable entry is asked
-// of live (nil: not checked), which tells a deleted item from one out of
+// so are stale ones: the snapshot keeps the ordinal of an item deleted or
+// given another SID (or none) as unavailable until the next rebuild, so an
+// unavailable entry is asked of live (nil: not checked) whether item id
+// still holds that SID, which tells a stale entry from an item out of
 // stock, still a fair history item.
-func resolveHistory(snap *index.Snapshot, hist []string, live func(id string) bool) ([]sid.SID, []uint32, error) {
+func resolveHistory(snap *index.Snapshot, hist []string, live func(id string, s sid.SID) bool) ([]sid.SID, []uint32, error) {
 	sids := make([]sid.SID, 0, len(hist))
 	ords := make([]uint32, 0, len(hist))
 	for _, h := range hist {
@@ -110,7 +111,7 @@ func resolveHistory(snap *index.Snapshot, hist []string, live func(id string) bo
 				return nil, nil, fmt.Errorf("%w: history: %v", ErrBadRequest, err)
 			}
 			ord, ok := snap.Lookup(s)
-			if !ok || (live != nil && !snap.Available(ord) && !live(snap.ID(ord))) {
+			if !ok || (live != nil && !snap.Available(ord) && !live(snap.ID(ord), s)) {
 				return nil, nil, fmt.Errorf("%w: history: no catalog item has SID %s", ErrBadRequest, s)
 			}
 			sids = append(sids, s)
@@ -121,8 +122,8 @@ func resolveHistory(snap *index.Snapshot, hist []string, live func(id string) bo
 		if !ok {
 			return nil, nil, fmt.Errorf("%w: history: unknown item id %q (or it has no SID yet)", ErrBadRequest, h)
 		}
-		if live != nil && !snap.Available(ord) && !live(h) {
-			return nil, nil, fmt.Errorf("%w: history: item %q was deleted", ErrBadRequest, h)
+		if live != nil && !snap.Available(ord) && !live(h, snap.SID(ord)) {
+			return nil, nil, fmt.Errorf("%w: history: item %q was deleted or has no SID now", ErrBadRequest, h)
 		}
 		sids = append(sids, snap.SID(ord))
 		ords = append(ords, ord)
