@@ -236,10 +236,13 @@ func (s *Server) checkSID(it index.Item, hasSID bool) error {
 }
 
 // settleSID gives a record without "sid" the SID its item has now (same
-// type), as putItem does before it codes what is left.
+// type), as putItem does before it codes what is left; an SID the loaded
+// model cannot write (one written by neo import, say) is not kept, so the
+// coder gives the item one it can.
 func (s *Server) settleSID(it index.Item, hasSID bool) index.Item {
 	if !hasSID {
-		if old, ok, err := s.cfg.Catalog.Get(it.ID); err == nil && ok && old.SID != "" && old.Type == it.Type {
+		if old, ok, err := s.cfg.Catalog.Get(it.ID); err == nil && ok && old.SID != "" && old.Type == it.Type &&
+			s.checkSID(old, true) == nil {
 			it.SID = old.SID
 		}
 	}

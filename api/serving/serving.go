@@ -21,6 +21,7 @@ import (
 	"github.com/neo-search/neo/index/assign"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/prior"
+	"github.com/neo-search/neo/sid"
 )
 
 // Options are what Open assembles. The zero value of each engine field is
@@ -125,13 +126,13 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Serving, error) {
 	// The engine's parser turns {"generative": {...}} nodes into queries
 	// that compose with Bleve's; with no engine they answer not_ready.
 	cfg.ParseQuery = func(data []byte) (query.Query, error) { return plugin.ParseQuery(data, st.Engine) }
-	// Items PUT without an SID get one from the catalog's quantizer, with
-	// a collision code the model can write.
-	var limits []int
+	// Items PUT without an SID get one from the catalog's quantizer, one
+	// the model can write.
+	var vocab *sid.Vocab
 	if st.Engine != nil {
-		limits = st.Engine.Meta().SID.CodeCount
+		vocab = st.Engine.Meta().SID
 	}
-	coder, err := assign.NewCoder(cat, o.IndexDir, limits)
+	coder, err := assign.NewCoder(cat, o.IndexDir, vocab)
 	if err != nil {
 		log.Warn("no SIDs for new items", "err", err)
 	} else if coder != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/api"
+	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/onnx"
 	"github.com/neo-search/neo/sid"
 )
@@ -300,6 +301,24 @@ func TestUnwritableSIDRefused(t *testing.T) {
 	}
 	if code, b := do("PUT", "/api/catalog/sku-00001", `{"type":"`+it.Type+`","title":"Renamed","sid":"[SID:`+it.SID+`]"}`); code != 200 {
 		t.Fatalf("PUT with its own SID: %d %s", code, b)
+	}
+	// An item holding an SID the model cannot write (neo import checks no
+	// model) loses it on a PUT without "sid": the coder gives it one the
+	// model can write (found by review: the bad SID was kept and echoed).
+	bad := codes(1, v.CodeCount[levels-1])
+	if err := st.Catalog.Put(index.Item{ID: "odd-imp", Type: "belt", Title: "Imported belt", SID: bad, InStock: true}); err != nil {
+		t.Fatal(err)
+	}
+	code, b := do("PUT", "/api/catalog/odd-imp", `{"type":"belt","title":"Imported belt, renamed"}`)
+	var put struct{ SID string }
+	if code != 200 || json.Unmarshal([]byte(b), &put) != nil {
+		t.Fatalf("PUT without sid over an unwritable one: %d %s", code, b)
+	}
+	if put.SID == bad || (put.SID != "" && st.Engine.CheckSID(put.SID) != nil) {
+		t.Fatalf("PUT without sid kept or gave an SID the model cannot write: %s", b)
+	}
+	if got, _, _ := st.Catalog.Get("odd-imp"); got.SID != put.SID {
+		t.Fatalf("catalog has %q, the answer said %q", got.SID, put.SID)
 	}
 	for _, req := range []struct{ path, body string }{
 		{"/v1/recommend", `{"history":["sku-00001","odd-3"],"k":3}`},

@@ -264,7 +264,7 @@ func TestCoder(t *testing.T) {
 		t.Fatalf("no quantizer: coder %v, err %v", c, err)
 	}
 	limits := []int{16, 16, 16, 1000}
-	c, err := NewCoder(cat, dir, limits)
+	c, err := NewCoder(cat, dir, modelVocab(limits...))
 	if err != nil || c == nil {
 		t.Fatalf("coder %v, err %v", c, err)
 	}
@@ -301,7 +301,7 @@ func TestCoder(t *testing.T) {
 	}
 	// a model that writes one collision code, as the demo model does: a
 	// new item lands on a free sibling or is refused, never beyond it
-	one, _ := NewCoder(cat, dir, []int{16, 16, 16, 1})
+	one, _ := NewCoder(cat, dir, modelVocab(16, 16, 16, 1))
 	for i := range 5 {
 		key, err := one.Put(index.Item{ID: "one-" + string(rune('a'+i)), Type: "ring", Title: "red ring"})
 		if errors.Is(err, ErrCannotCode) {
@@ -315,7 +315,7 @@ func TestCoder(t *testing.T) {
 	// one code at the last semantic level and one collision code: a full
 	// group sends new items to the groups of the level above, each SID
 	// still one the model can write
-	up, _ := NewCoder(cat, dir, []int{16, 16, 1, 1})
+	up, _ := NewCoder(cat, dir, modelVocab(16, 16, 1, 1))
 	for i := range 20 {
 		key, err := up.Put(index.Item{ID: "up-" + string(rune('a'+i)), Type: "ring", Title: "red ring"})
 		if err != nil {
@@ -328,7 +328,7 @@ func TestCoder(t *testing.T) {
 		seen[key] = true
 	}
 	// one SID per type: the type's only SID is taken, so the item is refused
-	tight, _ := NewCoder(cat, dir, []int{1, 1, 1, 1})
+	tight, _ := NewCoder(cat, dir, modelVocab(1, 1, 1, 1))
 	var full error
 	for i := range 3 {
 		if _, err := tight.Put(index.Item{ID: "tight-" + string(rune('a'+i)), Type: "ring", Title: "red ring"}); err != nil {
@@ -339,6 +339,21 @@ func TestCoder(t *testing.T) {
 	if !errors.Is(full, ErrCannotCode) {
 		t.Fatalf("no free SID: %v, want ErrCannotCode", full)
 	}
+	// a type the quantizer knows but the model does not (found by review:
+	// the coder gave it an SID the model cannot write)
+	noScarf, _ := NewCoder(cat, dir, &sid.Vocab{Types: []string{"ring"}, CodeCount: []int{16, 16, 16, 4}})
+	if key, err := noScarf.Put(index.Item{ID: "scarf-new", Type: "scarf", Title: "red scarf"}); !errors.Is(err, ErrCannotCode) {
+		t.Fatalf("a type the model lacks: %q, %v; want ErrCannotCode", key, err)
+	}
+	if got, ok, _ := cat.Get("scarf-new"); ok {
+		t.Fatalf("refused item written: %+v", got)
+	}
+}
+
+// modelVocab is a model's SID vocabulary over the test catalog's types
+// with counts codes per level, the collision level last.
+func modelVocab(counts ...int) *sid.Vocab {
+	return &sid.Vocab{Types: []string{"ring", "scarf", "watch"}, CodeCount: counts}
 }
 
 // TestCoderConcurrentWriters: many writers putting new items at once,
@@ -360,7 +375,7 @@ func TestCoderConcurrentWriters(t *testing.T) {
 	limits := []int{16, 16, 16, 4} // few collision codes, so writers contend for them
 	coders := make([]*Coder, 2)
 	for i := range coders {
-		if coders[i], err = NewCoder(cat, dir, limits); err != nil || coders[i] == nil {
+		if coders[i], err = NewCoder(cat, dir, modelVocab(limits...)); err != nil || coders[i] == nil {
 			t.Fatalf("coder %v, err %v", coders[i], err)
 		}
 	}

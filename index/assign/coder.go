@@ -17,17 +17,18 @@ import (
 // collision code the first free one. So a new item is searchable,
 // recommendable and usable as history as soon as its write returns.
 type Coder struct {
-	cat    *index.Catalog
-	q      *sid.Quantizer
-	limits []int // codes per level the model can write, collision last (nil: any)
+	cat   *index.Catalog
+	q     *sid.Quantizer
+	vocab *sid.Vocab // the SIDs the model can write (nil: any)
 }
 
 // NewCoder reads the quantizer of the catalog in dir. Without one (a
 // catalog never given SIDs by neo sids) it returns nil and no error: items
-// then stay without an SID until the next assignment. limits are the codes
-// per level the model can write, the collision level last (its
-// vocabulary's CodeCount; nil: unbounded).
-func NewCoder(cat *index.Catalog, dir string, limits []int) (*Coder, error) {
+// then stay without an SID until the next assignment. vocab is the SID
+// vocabulary of the model that serves the catalog (neo.json's "sid"): the
+// coder gives only SIDs it can write, of its types and within its codes
+// per level (nil: any).
+func NewCoder(cat *index.Catalog, dir string, vocab *sid.Vocab) (*Coder, error) {
 	b, err := os.ReadFile(QuantizerPath(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -39,7 +40,7 @@ func NewCoder(cat *index.Catalog, dir string, limits []int) (*Coder, error) {
 	if err := json.Unmarshal(b, &q); err != nil {
 		return nil, fmt.Errorf("%s: %w", QuantizerPath(dir), err)
 	}
-	return &Coder{cat: cat, q: &q, limits: limits}, nil
+	return &Coder{cat: cat, q: &q, vocab: vocab}, nil
 }
 
 // ErrCannotCode is the error of Put for an item the quantizer cannot
@@ -71,6 +72,9 @@ func (c *Coder) Put(it index.Item) (string, error) {
 	if len(codes) == 0 {
 		return "", fmt.Errorf("%w: no semantic codes", ErrCannotCode)
 	}
+	if c.vocab != nil && c.vocab.TypeIndex(typ) < 0 {
+		return "", fmt.Errorf("%w: the model has no type %q", ErrCannotCode, typ)
+	}
 	// radix[l] is how many codes level l may take; the collision level last
 	radix := make([]int, len(codes)+1)
 	tq := c.q.Types[typ]
@@ -81,9 +85,12 @@ func (c *Coder) Put(it index.Item) (string, error) {
 		}
 	}
 	radix[len(codes)] = maxTries
-	if len(c.limits) == len(radix) { // the model's codebooks bound every level
+	if c.vocab != nil {
+		if len(c.vocab.CodeCount) != len(radix) {
+			return "", fmt.Errorf("%w: the model's SIDs have %d codes, the quantizer's %d", ErrCannotCode, len(c.vocab.CodeCount), len(radix))
+		}
 		for l := range radix {
-			radix[l] = min(radix[l], c.limits[l])
+			radix[l] = min(radix[l], c.vocab.CodeCount[l])
 		}
 	}
 	// off is an odometer over the levels, the collision level turning
@@ -125,19 +132,19 @@ type NewOnlyReport struct {
 }
 
 // NewOnly gives every item of the catalog in dir that has no SID one, as
-// a PUT without an SID does (Coder.Put, bounded by limits), and leaves
+// a PUT without an SID does (Coder.Put, bounded by the model's vocabulary), and leaves
 // every other item's SID as it is: `neo sids --new-only`, for items
 // imported without SIDs after the assignment. It needs the quantizer
 // saved by an earlier Run. modelDir, when not "", is the model whose
 // codebook bounds the new codes.
 func NewOnly(dir, modelDir string) (_ *NewOnlyReport, err error) {
-	var limits []int
+	var vocab *sid.Vocab
 	if modelDir != "" {
 		m, err := sid.LoadModelMeta(modelDir)
 		if err != nil {
 			return nil, err
 		}
-		limits = m.SID.CodeCount
+		vocab = m.SID
 	}
 	cat, err := index.Open(dir)
 	if err != nil {
@@ -148,7 +155,7 @@ func NewOnly(dir, modelDir string) (_ *NewOnlyReport, err error) {
 			err = cerr
 		}
 	}()
-	c, err := NewCoder(cat, dir, limits)
+	c, err := NewCoder(cat, dir, vocab)
 	if err != nil {
 		return nil, err
 	}

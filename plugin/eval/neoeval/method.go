@@ -224,7 +224,7 @@ func putNew(cat *index.Catalog, modelDir string, fresh []index.Item, o Options) 
 	if err != nil {
 		return nil, err
 	}
-	coder, err := assign.NewCoder(cat, o.Quantizer, meta.SID.CodeCount)
+	coder, err := assign.NewCoder(cat, o.Quantizer, meta.SID)
 	if err != nil {
 		return nil, err
 	}
