@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -53,6 +54,10 @@ type Catalog struct {
 	// touched collects the ids written while a rebuild reads the catalog;
 	// nil when no rebuild runs.
 	touched map[string]struct{}
+
+	// attrKeys are the catalog's attribute keys (fields of the index),
+	// read from the index on first use and grown by writes; under mu.
+	attrKeys map[string]struct{}
 
 	maxDelta  int        // MaxDelta; lowered by tests
 	rebuildMu sync.Mutex // one rebuild at a time
@@ -183,6 +188,9 @@ func (c *Catalog) Put(it Item) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.admitAttributes(&it); err != nil {
+		return err
+	}
 	if it.SID != "" {
 		if w := c.width(c.snap.Load()); w > 0 {
 			if x, _ := sid.Parse(it.SID); len(x.Codes)+1 != w {
@@ -228,6 +236,9 @@ func (c *Catalog) PutMany(items []Item) []error {
 	last := map[string]int{} // id → its last line in the batch
 	for i := range items {
 		if errs[i] != nil {
+			continue
+		}
+		if errs[i] = c.admitAttributes(&items[i]); errs[i] != nil {
 			continue
 		}
 		last[items[i].ID] = i
@@ -429,4 +440,42 @@ func (c *Catalog) rebuildInBackground() {
 			slog.Error("index: background snapshot rebuild failed", "err", err)
 		}
 	}()
+}
+
+// MaxCatalogAttributes bounds the distinct attribute keys of a catalog.
+// Each key is a field of the index mapping, listed by every answer that
+// lists fields and kept by the index for good; MaxAttributes bounds one
+// item's keys, this bounds what many items add together.
+const MaxCatalogAttributes = 1024
+
+// admitAttributes checks that it adds no attribute key past
+// MaxCatalogAttributes and records its keys. c.mu must be held.
+func (c *Catalog) admitAttributes(it *Item) error {
+	if len(it.Attributes) == 0 {
+		return nil
+	}
+	if c.attrKeys == nil {
+		c.attrKeys = map[string]struct{}{}
+		if fields, err := c.idx.Fields(); err == nil {
+			for _, f := range fields {
+				if k, ok := strings.CutPrefix(f, FieldAttributes+"."); ok {
+					c.attrKeys[k] = struct{}{}
+				}
+			}
+		}
+	}
+	added := 0
+	for k := range it.Attributes {
+		if _, ok := c.attrKeys[k]; !ok {
+			added++
+		}
+	}
+	if added > 0 && len(c.attrKeys)+added > MaxCatalogAttributes {
+		return fmt.Errorf("index: item %q: %w: field \"attributes\": %d new keys, and the catalog has %d of at most %d (reuse existing attribute keys)",
+			it.ID, ErrInvalidItem, added, len(c.attrKeys), MaxCatalogAttributes)
+	}
+	for k := range it.Attributes {
+		c.attrKeys[k] = struct{}{}
+	}
+	return nil
 }

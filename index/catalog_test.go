@@ -696,3 +696,58 @@ func TestImportManyChunks(t *testing.T) {
 		t.Fatalf("count %d, want %d", n, good)
 	}
 }
+
+// TestCatalogAttributeKeys: the catalog's distinct attribute keys are
+// bounded whichever write path adds them (found by review: one _bulk of
+// 40 items with 250 new keys each added 10,000 mapping fields), items that
+// reuse existing keys are still written, and a reopened catalog still
+// knows its keys.
+func TestCatalogAttributeKeys(t *testing.T) {
+	keys := func(from, n int) map[string]string {
+		m := map[string]string{}
+		for i := from; i < from+n; i++ {
+			m[fmt.Sprintf("k%05d", i)] = "v"
+		}
+		return m
+	}
+	dir := filepath.Join(t.TempDir(), "index")
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := MaxAttributes
+	full := MaxCatalogAttributes / per // items that fit exactly
+	for i := range full {
+		if err := c.Put(Item{ID: fmt.Sprint("p", i), Type: "hat", Attributes: keys(i*per, per)}); err != nil {
+			t.Fatalf("item %d within the bound: %v", i, err)
+		}
+	}
+	if err := c.Put(Item{ID: "over", Type: "hat", Attributes: keys(full*per, 1)}); !errors.Is(err, ErrInvalidItem) {
+		t.Fatalf("Put of a key past the bound: %v, want ErrInvalidItem", err)
+	}
+	if err := c.Put(Item{ID: "reuse", Type: "hat", Attributes: keys(0, 10)}); err != nil {
+		t.Fatalf("Put reusing keys: %v", err)
+	}
+	errs := c.PutMany([]Item{{ID: "m1", Type: "hat", Attributes: keys(5, 3)}, {ID: "m2", Type: "hat", Attributes: keys(90000, 2)}})
+	if errs[0] != nil || !errors.Is(errs[1], ErrInvalidItem) {
+		t.Fatalf("PutMany: %v, want ok and ErrInvalidItem", errs)
+	}
+	lines := `{"id":"i1","type":"hat","attributes":{"k00001":"x"}}` + "\n" + `{"id":"i2","type":"hat","attributes":{"brand-new":"x"}}` + "\n"
+	rep, err := c.Import(context.Background(), strings.NewReader(lines), ImportOptions{})
+	if err != nil || rep.Imported != 1 || len(rep.Bad) != 1 || rep.Bad[0].Line != 2 {
+		t.Fatalf("Import: %+v, %v; want line 2 refused", rep, err)
+	}
+	if _, ok, _ := c.Get("i2"); ok {
+		t.Fatal("the refused import line was written")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Put(Item{ID: "after", Type: "hat", Attributes: keys(full*per+7, 1)}); !errors.Is(err, ErrInvalidItem) {
+		t.Fatalf("after reopening: %v, want ErrInvalidItem", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	bdoc "github.com/blevesearch/bleve/v2/document"
@@ -390,6 +391,14 @@ func (im *importer) flush() error {
 	}
 	var ready []*importLine
 	for _, l := range im.batch {
+		if err := c.admitAttributes(&l.item); err != nil {
+			l.status, l.doc = rejected, nil
+			if l.item.SID != "" {
+				delete(im.sidLine, l.item.SID)
+			}
+			im.bad(l.line, l.item.ID, strings.TrimPrefix(err.Error(), "index: "))
+			continue
+		}
 		switch im.check(l, owners[l.item.SID]) {
 		case written:
 			ready = append(ready, l)
