@@ -44,6 +44,7 @@ type MetricSet struct {
 	// drift of the catalog from the loaded model (plugin.Drift), set at
 	// each scrape
 	unseen, generated, generatedUnseen prometheus.Gauge
+	unwritable                         prometheus.Gauge
 }
 
 // NewMetricSet makes a fresh set with Go runtime and process collectors.
@@ -122,13 +123,16 @@ func NewMetricSet() *MetricSet {
 		generatedUnseen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "neo_generated_unseen_items", Help: "Items named in answers since start that the loaded model never saw in training.",
 		}),
+		unwritable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "neo_catalog_unwritable_items", Help: "Generatable catalog items whose SID the loaded model cannot write (never generated; re-run neo sids).",
+		}),
 	}
 	bi := buildinfo.Read()
 	m.buildInfo.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion).Set(1)
 	m.reg.MustRegister(m.prefill, m.decode, m.firstToken, m.engineQueue, m.buildInfo, m.modelInfo)
 	m.reg.MustRegister(m.requests, m.latency, m.inflight, m.queue, m.rejected, m.tokens,
 		m.tokenRate, m.batch, m.items, m.panics, m.writes, m.sseEvents, m.modelReady,
-		m.unseen, m.generated, m.generatedUnseen,
+		m.unseen, m.generated, m.generatedUnseen, m.unwritable,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

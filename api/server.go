@@ -520,7 +520,8 @@ func (s *Server) readyz(c echo.Context) error {
 	if d, ok := s.cfg.Generator.(DriftReporter); ok {
 		dr := d.Drift()
 		out["drift"] = map[string]any{"known": dr.Known, "catalog_items": dr.CatalogItems, "unseen_items": dr.Unseen,
-			"generated": dr.Generated, "generated_unseen": dr.GeneratedUnseen, "generated_unseen_share": dr.UnseenShare()}
+			"generated": dr.Generated, "generated_unseen": dr.GeneratedUnseen, "generated_unseen_share": dr.UnseenShare(),
+			"unwritable_items": dr.Unwritable}
 	}
 	if modelOK && indexOK {
 		out["status"] = "ready"
@@ -556,6 +557,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		s.m.unseen.Set(float64(dr.Unseen))
 		s.m.generated.Set(float64(dr.Generated))
 		s.m.generatedUnseen.Set(float64(dr.GeneratedUnseen))
+		s.m.unwritable.Set(float64(dr.Unwritable))
 	}
 	if q, ok := s.cfg.Generator.(QueueReporter); ok {
 		s.m.engineQueue.Set(float64(q.QueueDepth()))

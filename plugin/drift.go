@@ -27,6 +27,11 @@ type Drift struct {
 	// GeneratedUnseen those the model never saw.
 	Generated       int64 `json:"generated"`
 	GeneratedUnseen int64 `json:"generated_unseen"`
+	// Unwritable is the generatable items whose SID the model cannot
+	// write (a type or code outside its vocabulary, e.g. from neo import
+	// of another model's SIDs): they are never generated. Counted with or
+	// without sids.tsv.
+	Unwritable int `json:"unwritable"`
 }
 
 // UnseenShare is GeneratedUnseen / Generated (0 before any answer).
@@ -46,6 +51,7 @@ type drift struct {
 	snap *index.Snapshot // the snapshot last counted
 	gen  int             // its generatable items
 	un   int             // its unseen items
+	unwr int             // its items the model cannot write
 }
 
 func loadDrift(modelDir string) (*drift, error) {
@@ -82,27 +88,33 @@ func (d *drift) note(ids, keys []string) {
 // a new one), so call it for monitoring, not per request.
 func (e *Engine) Drift() Drift {
 	d := e.drift
-	if d == nil || d.trained == nil {
+	if d == nil {
 		return Drift{}
 	}
-	out := Drift{Known: true, Generated: d.generated.Load(), GeneratedUnseen: d.novel.Load()}
 	snap := e.cat.Snapshot()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.snap != snap {
-		d.snap, d.gen, d.un = snap, 0, 0
+		d.snap, d.gen, d.un, d.unwr = snap, 0, 0, 0
 		for ord := range uint32(snap.Len()) {
 			if !snap.Available(ord) {
 				continue
 			}
 			d.gen++
-			if !d.seen(snap.ID(ord), snap.SID(ord).Key()) {
+			s := snap.SID(ord)
+			if _, err := e.meta.SID.Tokens(s); err != nil {
+				d.unwr++
+			}
+			if d.trained != nil && !d.seen(snap.ID(ord), s.Key()) {
 				d.un++
 			}
 		}
 	}
-	out.CatalogItems, out.Unseen = d.gen, d.un
-	return out
+	if d.trained == nil {
+		return Drift{Unwritable: d.unwr}
+	}
+	return Drift{Known: true, Generated: d.generated.Load(), GeneratedUnseen: d.novel.Load(),
+		CatalogItems: d.gen, Unseen: d.un, Unwritable: d.unwr}
 }
 
 // CatalogDrift counts the items of a catalog the model in modelDir never

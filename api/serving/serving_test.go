@@ -309,6 +309,24 @@ func TestUnwritableSIDRefused(t *testing.T) {
 	if err := st.Catalog.Put(index.Item{ID: "odd-imp", Type: "belt", Title: "Imported belt", SID: bad, InStock: true}); err != nil {
 		t.Fatal(err)
 	}
+	unwritable := func() float64 {
+		_, b := do("GET", "/readyz", "")
+		var r struct {
+			Drift struct {
+				Unwritable float64 `json:"unwritable_items"`
+			}
+		}
+		if err := json.Unmarshal([]byte(b), &r); err != nil {
+			t.Fatalf("/readyz: %v: %s", err, b)
+		}
+		return r.Drift.Unwritable
+	}
+	if n := unwritable(); n != 1 {
+		t.Fatalf("/readyz counts %v unwritable items, want 1 (odd-imp)", n)
+	}
+	if _, b := do("GET", "/metrics", ""); !strings.Contains(b, "neo_catalog_unwritable_items 1\n") {
+		t.Fatal("/metrics lacks neo_catalog_unwritable_items 1")
+	}
 	code, b := do("PUT", "/api/catalog/odd-imp", `{"type":"belt","title":"Imported belt, renamed"}`)
 	var put struct{ SID string }
 	if code != 200 || json.Unmarshal([]byte(b), &put) != nil {
@@ -319,6 +337,9 @@ func TestUnwritableSIDRefused(t *testing.T) {
 	}
 	if got, _, _ := st.Catalog.Get("odd-imp"); got.SID != put.SID {
 		t.Fatalf("catalog has %q, the answer said %q", got.SID, put.SID)
+	}
+	if n := unwritable(); n != 0 {
+		t.Fatalf("/readyz counts %v unwritable items after the PUT, want 0", n)
 	}
 	for _, req := range []struct{ path, body string }{
 		{"/v1/recommend", `{"history":["sku-00001","odd-3"],"k":3}`},
