@@ -10,13 +10,14 @@ import (
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/sid"
 )
 
 // HasTrainQueries reports whether any query is in the train split.
-func HasTrainQueries(qs []index.Query) bool {
+func HasTrainQueries(qs []folder.Query) bool {
 	for _, q := range qs {
-		if index.IsTrain(q.Split) {
+		if folder.IsTrain(q.Split) {
 			return true
 		}
 	}
@@ -44,10 +45,10 @@ func ReadInput(dir, data string, warn io.Writer) (Input, error) {
 		if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
 			return Input{}, fmt.Errorf("data folder %s: not a directory", data)
 		}
-		if in.Interactions, err = readNDJSON(filepath.Join(data, index.InteractionsFile), index.ReadInteractions, warn); err != nil {
+		if in.Interactions, err = readNDJSON(filepath.Join(data, folder.InteractionsFile), folder.ReadInteractions, warn); err != nil {
 			return Input{}, err
 		}
-		if in.Queries, err = readNDJSON(filepath.Join(data, index.QueriesFile), index.ReadQueries, warn); err != nil {
+		if in.Queries, err = readNDJSON(filepath.Join(data, folder.QueriesFile), folder.ReadQueries, warn); err != nil {
 			return Input{}, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/index"
@@ -59,8 +60,8 @@ const (
 // interaction log and the labelled queries (CONTRACTS.md "Data folder").
 type Input struct {
 	Items        []index.Item
-	Interactions []index.Interaction
-	Queries      []index.Query
+	Interactions []folder.Interaction
+	Queries      []folder.Query
 }
 
 // Options configure Export. Zero values take the defaults.

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -52,19 +53,19 @@ func fixture() Input {
 	for u := 0; u < 6; u++ {
 		n := 3 + u
 		for j := 0; j < n; j++ {
-			in.Interactions = append(in.Interactions, index.Interaction{User: fmt.Sprintf("u%d", u),
+			in.Interactions = append(in.Interactions, folder.Interaction{User: fmt.Sprintf("u%d", u),
 				Item: ids[(u+j)%len(ids)], TS: int64(1000 + 10*j), Event: "view", Split: "train"})
 		}
 		in.Interactions = append(in.Interactions,
-			index.Interaction{User: fmt.Sprintf("u%d", u), Item: "heldout-1", TS: 5000, Event: "view", Split: "valid"},
-			index.Interaction{User: fmt.Sprintf("u%d", u), Item: "heldout-1", TS: 6000, Event: "purchase", Split: "test"})
+			folder.Interaction{User: fmt.Sprintf("u%d", u), Item: "heldout-1", TS: 5000, Event: "view", Split: "valid"},
+			folder.Interaction{User: fmt.Sprintf("u%d", u), Item: "heldout-1", TS: 6000, Event: "purchase", Split: "test"})
 	}
-	in.Interactions = append(in.Interactions, index.Interaction{User: "u0", Item: "no-such-item", TS: 1, Event: "view"})
-	in.Queries = []index.Query{
-		{Query: "rose gold bracelet", Type: "bracelet", Relevant: []index.Relevance{{Item: "br-0", Grade: 2}, {Item: "br-3", Grade: 2}, {Item: "br-6", Grade: 1}}},
-		{Query: "Lumière rings", Relevant: []index.Relevance{{Item: "ri-0", Grade: 2}, {Item: "ri-1", Grade: 1}, {Item: "ghost", Grade: 2}}},
-		{Query: "leather bag", Type: "handbag", Relevant: []index.Relevance{{Item: "hb-0", Grade: 2}}},
-		{Query: "zebra-striped unicorn sapphire", Relevant: []index.Relevance{{Item: "heldout-1", Grade: 2}}, Split: "test"},
+	in.Interactions = append(in.Interactions, folder.Interaction{User: "u0", Item: "no-such-item", TS: 1, Event: "view"})
+	in.Queries = []folder.Query{
+		{Query: "rose gold bracelet", Type: "bracelet", Relevant: []folder.Relevance{{Item: "br-0", Grade: 2}, {Item: "br-3", Grade: 2}, {Item: "br-6", Grade: 1}}},
+		{Query: "Lumière rings", Relevant: []folder.Relevance{{Item: "ri-0", Grade: 2}, {Item: "ri-1", Grade: 1}, {Item: "ghost", Grade: 2}}},
+		{Query: "leather bag", Type: "handbag", Relevant: []folder.Relevance{{Item: "hb-0", Grade: 2}}},
+		{Query: "zebra-striped unicorn sapphire", Relevant: []folder.Relevance{{Item: "heldout-1", Grade: 2}}, Split: "test"},
 	}
 	return in
 }
@@ -398,9 +399,9 @@ func TestExportLongText(t *testing.T) {
 		cjk = append(cjk, rune(0x4E00+7*i))
 	}
 	in.Items[1].Title = string(cjk) // 200 distinct 3-byte runes after clipping: SID→text cannot fit 64 tokens
-	in.Queries = append(in.Queries, index.Query{Query: long, Relevant: []index.Relevance{{Item: "br-1", Grade: 2}}})
+	in.Queries = append(in.Queries, folder.Query{Query: long, Relevant: []folder.Relevance{{Item: "br-1", Grade: 2}}})
 	for u := 0; u < 40; u++ {
-		in.Interactions = append(in.Interactions, index.Interaction{User: "long", Item: fmt.Sprintf("ri-%d", u%6), TS: int64(u)})
+		in.Interactions = append(in.Interactions, folder.Interaction{User: "long", Item: fmt.Sprintf("ri-%d", u%6), TS: int64(u)})
 	}
 	m, dir := export(t, in, Options{Seed: 1, MaxSeq: 64})
 	if m.Report.Truncated[StageWarmup] == 0 || m.Report.Truncated[StageInstruct] == 0 || m.Report.Dropped[StageGround] == 0 {

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -143,7 +143,7 @@ func (b *builder) ground() []*sample {
 
 // relevantList returns a query's known relevant items with grade > 0,
 // grouped by grade (highest first), each group in input order.
-func (b *builder) relevantList(q *index.Query) [][]*itemInfo {
+func (b *builder) relevantList(q *folder.Query) [][]*itemInfo {
 	byGrade := map[int][]*itemInfo{}
 	var grades []int
 	seen := map[string]bool{}
@@ -171,10 +171,10 @@ func (b *builder) relevantList(q *index.Query) [][]*itemInfo {
 }
 
 // sortedQueries returns the queries of the wanted split in canonical order.
-func sortedQueries(qs []index.Query, train bool) []*index.Query {
-	var out []*index.Query
+func sortedQueries(qs []folder.Query, train bool) []*folder.Query {
+	var out []*folder.Query
 	for i := range qs {
-		if index.IsTrain(qs[i].Split) == train {
+		if folder.IsTrain(qs[i].Split) == train {
 			out = append(out, &qs[i])
 		}
 	}
@@ -189,7 +189,7 @@ func sortedQueries(qs []index.Query, train bool) []*index.Query {
 
 // queryType returns the normalised type of a query ("" if none or unknown)
 // and whether it was inferred from the relevant items rather than given.
-func (b *builder) queryType(q *index.Query, rel [][]*itemInfo) (string, bool) {
+func (b *builder) queryType(q *folder.Query, rel [][]*itemInfo) (string, bool) {
 	if t := sid.NormalizeType(q.Type); t != "" {
 		return t, false
 	}
@@ -210,7 +210,7 @@ func (b *builder) queryType(q *index.Query, rel [][]*itemInfo) (string, bool) {
 // searchMaxResults), each with a random template; the type word is the
 // query's type (or the relevant items' common type) or, in a share of the
 // samples, dropped to "items"/"pieces".
-func (b *builder) search(qs []index.Query) []*sample {
+func (b *builder) search(qs []folder.Query) []*sample {
 	rng := b.rng("instruct/search")
 	var out []*sample
 	for _, q := range sortedQueries(qs, true) {
@@ -264,7 +264,7 @@ type event struct {
 
 // userEvents groups known-item interactions per user, ordered by time
 // (ties by item id, so that the input order does not matter).
-func (b *builder) userEvents(ins []index.Interaction) map[string][]event {
+func (b *builder) userEvents(ins []folder.Interaction) map[string][]event {
 	users := map[string][]event{}
 	for _, x := range ins {
 		it := b.byID[x.Item]
@@ -450,7 +450,7 @@ func containsPlaceholder(tpl, name string) bool {
 
 // validSearch: each held-out query, served as template 0 would serve it,
 // with its best relevant item (highest grade, first listed) as the target.
-func (b *builder) validSearch(qs []index.Query) []*sample {
+func (b *builder) validSearch(qs []folder.Query) []*sample {
 	var out []*sample
 	for _, q := range sortedQueries(qs, false) {
 		text := cleanText(q.Query, maxQueryRunes)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -19,9 +19,9 @@ func TestExportSequenceSamples(t *testing.T) {
 	// one long user: 40 train events cycling over the catalog
 	ids := []string{"br-0", "br-1", "ri-0", "br-2", "ri-1", "br-3", "hb-0", "ri-2", "br-4", "br-5", "ri-3"}
 	for j := 0; j < 40; j++ {
-		in.Interactions = append(in.Interactions, index.Interaction{User: "long", Item: ids[j%len(ids)], TS: int64(100 + j), Split: "train"})
+		in.Interactions = append(in.Interactions, folder.Interaction{User: "long", Item: ids[j%len(ids)], TS: int64(100 + j), Split: "train"})
 	}
-	in.Interactions = append(in.Interactions, index.Interaction{User: "long", Item: "heldout-1", TS: 9000, Split: "test"})
+	in.Interactions = append(in.Interactions, folder.Interaction{User: "long", Item: "heldout-1", TS: 9000, Split: "test"})
 	trainEvents := map[string]int{}
 	for _, x := range in.Interactions {
 		if x.Item != "no-such-item" && (x.Split == "" || x.Split == "train") {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // synthMaxRelevant bounds the items a synthesized query may match: a
@@ -25,7 +25,7 @@ const synthMaxRelevant = 40
 // nothing synthesized leaks into the held-out queries). Fewer than n come
 // back when the catalog has too few distinct phrases (it gives up after
 // 20n draws).
-func synthQueries(items []*itemInfo, n int, have []index.Query, rng *rand.Rand) []index.Query {
+func synthQueries(items []*itemInfo, n int, have []folder.Query, rng *rand.Rand) []folder.Query {
 	if n <= 0 || len(items) == 0 {
 		return nil
 	}
@@ -54,7 +54,7 @@ func synthQueries(items []*itemInfo, n int, have []index.Query, rng *rand.Rand) 
 	for _, q := range have {
 		seen[strings.Join(synthWords(q.Query), " ")] = true
 	}
-	var out []index.Query
+	var out []folder.Query
 	for tries := 0; len(out) < n && tries < 20*n; tries++ {
 		it := items[rng.IntN(len(items))]
 		title := synthWords(it.title)
@@ -88,9 +88,9 @@ func synthQueries(items []*itemInfo, n int, have []index.Query, rng *rand.Rand) 
 		if len(rel) == 0 || len(rel) > synthMaxRelevant {
 			continue
 		}
-		q := index.Query{Query: text, Split: index.SplitTrain, Kind: index.KindLiteral}
+		q := folder.Query{Query: text, Split: folder.SplitTrain, Kind: folder.KindLiteral}
 		for _, i := range rel {
-			q.Relevant = append(q.Relevant, index.Relevance{Item: items[i].id, Grade: 2})
+			q.Relevant = append(q.Relevant, folder.Relevance{Item: items[i].id, Grade: 2})
 		}
 		out = append(out, q)
 	}

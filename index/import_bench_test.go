@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/bench/catgen"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkImport(b *testing.B) {
 
 // withSIDs gives each item of an items.ndjson stream a distinct SID.
 func withSIDs(b *testing.B, in []byte) []byte {
-	items, err := index.ReadItems(bytes.NewReader(in))
+	items, err := folder.ReadItems(bytes.NewReader(in))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func withSIDs(b *testing.B, in []byte) []byte {
 		items[i].SID = items[i].Type + "-" + strconv.Itoa(i%256) + "-" + strconv.Itoa(i/256%256) + "-" + strconv.Itoa(i/65536) + "-0"
 	}
 	var out bytes.Buffer
-	if err := index.WriteNDJSON(&out, items); err != nil {
+	if err := folder.WriteNDJSON(&out, items); err != nil {
 		b.Fatal(err)
 	}
 	return out.Bytes()

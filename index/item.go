@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/neo-search/neo/internal/strictjson"
+	"github.com/neo-search/neo/internal/textutil"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -48,36 +50,36 @@ func ParseItem(line []byte) (Item, error) {
 
 func parseItem(line []byte) (Item, error) {
 	var it Item
-	m, err := object(line)
+	m, err := strictjson.Object(line)
 	if err != nil {
 		return it, err
 	}
 	// Read the id first so that every later error can name the item.
-	if it.ID, err = requiredStr(m, "id"); err != nil {
+	if it.ID, err = strictjson.RequiredStr(m, "id"); err != nil {
 		return it, err
 	}
-	if err := checkFields(m, itemFields...); err != nil {
+	if err := strictjson.CheckFields(m, itemFields...); err != nil {
 		return it, err
 	}
-	if it.Type, err = requiredStr(m, "type"); err != nil {
+	if it.Type, err = strictjson.RequiredStr(m, "type"); err != nil {
 		return it, err
 	}
-	if it.Title, _, err = str(m, "title"); err != nil {
+	if it.Title, _, err = strictjson.Str(m, "title"); err != nil {
 		return it, err
 	}
-	if it.Description, _, err = str(m, "description"); err != nil {
+	if it.Description, _, err = strictjson.Str(m, "description"); err != nil {
 		return it, err
 	}
-	if it.Brand, _, err = str(m, "brand"); err != nil {
+	if it.Brand, _, err = strictjson.Str(m, "brand"); err != nil {
 		return it, err
 	}
 	if it.Attributes, err = attributes(m["attributes"]); err != nil {
 		return it, err
 	}
-	if it.Price, _, err = number(m, "price"); err != nil {
+	if it.Price, _, err = strictjson.Number(m, "price"); err != nil {
 		return it, err
 	}
-	inStock, ok, err := boolean(m, "in_stock")
+	inStock, ok, err := strictjson.Boolean(m, "in_stock")
 	if err != nil {
 		return it, err
 	}
@@ -85,7 +87,7 @@ func parseItem(line []byte) (Item, error) {
 	if it.Embedding, err = embedding(m["embedding"]); err != nil {
 		return it, err
 	}
-	if it.SID, _, err = str(m, "sid"); err != nil {
+	if it.SID, _, err = strictjson.Str(m, "sid"); err != nil {
 		return it, err
 	}
 	return it, it.normalize()
@@ -100,15 +102,15 @@ const (
 )
 
 func attributes(raw json.RawMessage) (map[string]string, error) {
-	if raw == nil || isNull(raw) {
+	if raw == nil || strictjson.IsNull(raw) {
 		return nil, nil
 	}
-	if kindOf(raw) != "object" {
-		return nil, fieldError("attributes", "an object of strings", raw)
+	if strictjson.KindOf(raw) != "object" {
+		return nil, strictjson.FieldError("attributes", "an object of strings", raw)
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("field \"attributes\": %s", jsonReason(err))
+		return nil, fmt.Errorf("field \"attributes\": %s", strictjson.Reason(err))
 	}
 	if len(m) > MaxAttributes {
 		return nil, fmt.Errorf("field \"attributes\": %d keys, the limit is %d", len(m), MaxAttributes)
@@ -119,8 +121,8 @@ func attributes(raw json.RawMessage) (map[string]string, error) {
 			return nil, fmt.Errorf("field \"attributes\": key %q: want 1 to %d bytes", clip(k), MaxAttributeKey)
 		}
 		var s string
-		if kindOf(v) != "string" || json.Unmarshal(v, &s) != nil {
-			return nil, fmt.Errorf("field \"attributes\": value of %q: want a string, got %s", clip(k), kindOf(v))
+		if strictjson.KindOf(v) != "string" || json.Unmarshal(v, &s) != nil {
+			return nil, fmt.Errorf("field \"attributes\": value of %q: want a string, got %s", clip(k), strictjson.KindOf(v))
 		}
 		out[k] = s
 	}
@@ -128,21 +130,21 @@ func attributes(raw json.RawMessage) (map[string]string, error) {
 }
 
 func embedding(raw json.RawMessage) ([]float32, error) {
-	if raw == nil || isNull(raw) {
+	if raw == nil || strictjson.IsNull(raw) {
 		return nil, nil
 	}
-	if kindOf(raw) != "array" {
-		return nil, fieldError("embedding", "an array of numbers", raw)
+	if strictjson.KindOf(raw) != "array" {
+		return nil, strictjson.FieldError("embedding", "an array of numbers", raw)
 	}
 	var vals []json.RawMessage
 	if err := json.Unmarshal(raw, &vals); err != nil {
-		return nil, fmt.Errorf("field \"embedding\": %s", jsonReason(err))
+		return nil, fmt.Errorf("field \"embedding\": %s", strictjson.Reason(err))
 	}
 	out := make([]float32, len(vals))
 	for i, v := range vals {
 		var f float64
-		if kindOf(v) != "number" || json.Unmarshal(v, &f) != nil {
-			return nil, fmt.Errorf("field \"embedding\": element %d: want a number, got %s", i, kindOf(v))
+		if strictjson.KindOf(v) != "number" || json.Unmarshal(v, &f) != nil {
+			return nil, fmt.Errorf("field \"embedding\": element %d: want a number, got %s", i, strictjson.KindOf(v))
 		}
 		if math.Abs(f) > math.MaxFloat32 {
 			return nil, fmt.Errorf("field \"embedding\": element %d out of float32 range", i)
@@ -197,3 +199,6 @@ func (it *Item) normalize() error {
 	}
 	return nil
 }
+
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 64) }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/neo-search/neo/internal/recordtest"
 )
 
 func TestParseItem(t *testing.T) {
@@ -95,7 +97,7 @@ func FuzzParseItem(f *testing.F) {
 		if it.ID == "" || it.Type == "" {
 			t.Fatalf("accepted item without id or type: %+v", it)
 		}
-		roundTrip(t, it, ParseItem)
+		recordtest.RoundTrip(t, it, ParseItem)
 	})
 }
 

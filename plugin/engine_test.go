@@ -18,6 +18,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/onnx"
 	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
@@ -83,7 +84,7 @@ func openDemo(cfg Config) (_ *Engine, skip string, _ error) {
 	if err != nil {
 		return nil, "", err
 	}
-	items, err := index.ReadItems(bytes.NewReader(f))
+	items, err := folder.ReadItems(bytes.NewReader(f))
 	if err != nil {
 		return nil, "", err
 	}
@@ -91,7 +92,7 @@ func openDemo(cfg Config) (_ *Engine, skip string, _ error) {
 		items[i].SID = sids[items[i].ID]
 	}
 	var buf bytes.Buffer
-	if err := index.WriteNDJSON(&buf, items); err != nil {
+	if err := folder.WriteNDJSON(&buf, items); err != nil {
 		return nil, "", err
 	}
 	cat, err := index.OpenMem()

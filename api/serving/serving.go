@@ -19,6 +19,7 @@ import (
 	"github.com/neo-search/neo/api"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/prior"
 	"github.com/neo-search/neo/sid"
@@ -151,12 +152,12 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (*Serving, error) {
 // (assign.Build: import, SIDs with the interactions and default options,
 // the model's own sids.tsv on top).
 func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Writer) error {
-	inter := filepath.Join(data, index.InteractionsFile)
+	inter := filepath.Join(data, folder.InteractionsFile)
 	if _, err := os.Stat(inter); err != nil {
 		inter = ""
 	}
 	rep, err := assign.Build(ctx, dir, assign.BuildOptions{
-		Items: filepath.Join(data, index.ItemsFile), Interactions: inter, Model: modelDir,
+		Items: filepath.Join(data, folder.ItemsFile), Interactions: inter, Model: modelDir,
 		ImportProgress: progress, Progress: progress,
 	})
 	if err != nil {
@@ -171,13 +172,13 @@ func importDemo(ctx context.Context, dir, data, modelDir string, progress io.Wri
 // setExperts gives the engine the fusion experts of the catalog (bm25, and
 // the collaborative ones over the interactions file when there is one).
 func setExperts(eng *plugin.Engine, cat *index.Catalog, interactions string, log *slog.Logger) error {
-	var events []index.Interaction
+	var events []folder.Interaction
 	if interactions != "" {
 		f, err := os.Open(interactions)
 		if err != nil {
 			return err
 		}
-		events, err = index.ReadInteractions(f)
+		events, err = folder.ReadInteractions(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", interactions, err)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
@@ -163,7 +164,7 @@ type neoEval struct {
 // evalTuneMain runs neoeval.Tune on the data folder dir and prints what it
 // chose.
 func evalTuneMain(ctx context.Context, dir, model string, o neoeval.TuneOptions, asJSON bool) int {
-	ds, err := eval.LoadDataset(dir)
+	ds, err := folder.Load(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval --tune:", err)
 		return 1

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/fsutil"
 )
 
@@ -60,7 +61,7 @@ were imported); 2 usage error, or the import could not run or finish.
 	}
 	file := pos[0]
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
-		file = filepath.Join(file, index.ItemsFile)
+		file = filepath.Join(file, folder.ItemsFile)
 	}
 	f, err := os.Open(file)
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/api/serving"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/envflag"
 	"github.com/neo-search/neo/internal/fsutil"
 
 	"github.com/neo-search/neo/api"
-	"github.com/neo-search/neo/index"
 )
 
 func init() {
@@ -45,7 +45,7 @@ func serveFlags(fs *flag.FlagSet, env *envflag.Defaults, o *serveOptions) (finis
 		if st, err := os.Stat(filepath.Join(root, "testdata", "model")); err == nil && st.IsDir() {
 			defModel = filepath.Join(root, "testdata", "model")
 		}
-		if _, err := os.Stat(filepath.Join(root, "testdata", "demo", index.ItemsFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(root, "testdata", "demo", folder.ItemsFile)); err == nil {
 			defDemo = filepath.Join(root, "testdata", "demo")
 		}
 	}
@@ -53,7 +53,7 @@ func serveFlags(fs *flag.FlagSet, env *envflag.Defaults, o *serveOptions) (finis
 	fs.StringVar(&o.DemoDir, "demo", env.String("NEO_DEMO", defDemo), `data folder imported (with SIDs assigned) when the index directory does not exist yet (env NEO_DEMO); "" = start with an empty index`)
 	defInter := ""
 	if defDemo != "" {
-		defInter = filepath.Join(defDemo, index.InteractionsFile)
+		defInter = filepath.Join(defDemo, folder.InteractionsFile)
 	}
 	fs.StringVar(&o.Interactions, "interactions", env.String("NEO_INTERACTIONS", defInter), `interactions NDJSON the itemknn, seqknn and popularity experts of fusion read at start (env NEO_INTERACTIONS; default: the demo folder's); "" = bm25 only`)
 	fs.StringVar(&o.IndexName, "index-name", env.String("NEO_INDEX_NAME", "catalog"), "index name of the Bleve API routes /api/{index}/... (env NEO_INDEX_NAME)")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/exporter/trainer"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/plugin/eval/neoeval"
 	"github.com/neo-search/neo/plugin/eval/trainrun"
 
@@ -86,7 +87,7 @@ func (o *trainOptions) flags(fs *flag.FlagSet) {
 // evalTrainMain runs `neo eval --train` and prints the report.
 func evalTrainMain(ctx context.Context, dir, only string, opt eval.Options, neo neoeval.Options, o *trainOptions, asJSON bool, k int) int {
 	start := time.Now()
-	ds, err := eval.LoadDataset(dir)
+	ds, err := folder.Load(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval:", err)
 		return 1

@@ -25,6 +25,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/sid"
 )
@@ -184,14 +185,14 @@ func ReadSessions(path string, pos map[string]int) ([][]int, error) {
 		return nil, err
 	}
 	defer f.Close()
-	evs, err := index.ReadInteractions(bufio.NewReader(f))
+	evs, err := folder.ReadInteractions(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	byUser := map[string][]int{} // user → indexes into evs
 	var users []string
 	for i, e := range evs {
-		if e.Split != "" && e.Split != index.SplitTrain {
+		if e.Split != "" && e.Split != folder.SplitTrain {
 			continue
 		}
 		if _, ok := pos[e.Item]; !ok {
@@ -248,7 +249,7 @@ func Apply(dir, from string) (int, error) {
 		return 0, nil
 	}
 	var buf bytes.Buffer
-	if err := index.WriteNDJSON(&buf, changed); err != nil {
+	if err := folder.WriteNDJSON(&buf, changed); err != nil {
 		return 0, err
 	}
 	rep, err := cat.Import(context.Background(), &buf, index.ImportOptions{})

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -27,12 +28,12 @@ func catalogFiles(t *testing.T, n int) (items, inter string) {
 		its = append(its, index.Item{ID: "i" + string(rune('a'+i/26)) + string(rune('a'+i%26)), Type: typ,
 			Title: colours[i%4] + " " + typ, Description: "a " + colours[(i/4)%4] + " thing", InStock: true})
 	}
-	items = filepath.Join(dir, index.ItemsFile)
+	items = filepath.Join(dir, folder.ItemsFile)
 	f, err := os.Create(items)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := index.WriteNDJSON(f, its); err != nil {
+	if err := folder.WriteNDJSON(f, its); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -43,7 +44,7 @@ func catalogFiles(t *testing.T, n int) (items, inter string) {
 			b.WriteString(`{"user":"u` + string(rune('a'+u)) + `","item":"` + id + `","event":"view","ts":` + string(rune('1'+k)) + `}` + "\n")
 		}
 	}
-	inter = filepath.Join(dir, index.InteractionsFile)
+	inter = filepath.Join(dir, folder.InteractionsFile)
 	if err := os.WriteFile(inter, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // MovieLens conversion.
@@ -162,20 +162,20 @@ func ConvertMovieLens(dir, out string, opt MovieLensOptions) (*MovieLensStats, e
 	for _, m := range movies {
 		known[m.ID] = true
 	}
-	if err := write(index.ItemsFile, func(w io.Writer) error {
+	if err := write(folder.ItemsFile, func(w io.Writer) error {
 		return WriteMovieItems(w, movies, st)
 	}); err != nil {
 		return nil, err
 	}
 	if !st.NoInteractionsFile {
-		if err := write(index.InteractionsFile, func(w io.Writer) error {
+		if err := write(folder.InteractionsFile, func(w io.Writer) error {
 			return WriteRatingInteractions(w, ratings, known, st)
 		}); err != nil {
 			return nil, err
 		}
 	}
 	if !st.NoQueriesFile {
-		if err := write(index.QueriesFile, func(w io.Writer) error {
+		if err := write(folder.QueriesFile, func(w io.Writer) error {
 			return WriteTagQueries(w, tags, known, opt, st)
 		}); err != nil {
 			return nil, err
@@ -390,8 +390,8 @@ func GenreKey(genre string) string {
 	return strings.TrimSuffix(b.String(), "_")
 }
 
-// NormalizeTag is the query text of a tag (index.NormalizeQuery).
-func NormalizeTag(tag string) string { return index.NormalizeQuery(tag) }
+// NormalizeTag is the query text of a tag (folder.NormalizeQuery).
+func NormalizeTag(tag string) string { return folder.NormalizeQuery(tag) }
 
 type mlItem struct {
 	ID          string            `json:"id"`

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // The fuzz targets parse arbitrary CSV and, when it parses, check that the
@@ -35,7 +35,7 @@ func FuzzParseMovies(f *testing.F) {
 		if err := WriteMovieItems(&buf, movies, &st); err != nil {
 			t.Fatal(err)
 		}
-		items, err := index.ReadItems(&buf)
+		items, err := folder.ReadItems(&buf)
 		if err != nil {
 			t.Fatalf("written items do not read back: %v", err)
 		}
@@ -66,7 +66,7 @@ func FuzzParseRatings(f *testing.F) {
 		if err := WriteRatingInteractions(&buf, ratings, known, &st); err != nil {
 			t.Fatal(err)
 		}
-		inter, err := index.ReadInteractions(&buf)
+		inter, err := folder.ReadInteractions(&buf)
 		if err != nil {
 			t.Fatalf("written interactions do not read back: %v", err)
 		}
@@ -108,7 +108,7 @@ func FuzzParseTags(f *testing.F) {
 		if err := WriteTagQueries(&buf, tags, known, MovieLensOptions{TestFraction: 0.5}, &st); err != nil {
 			t.Fatal(err)
 		}
-		qs, err := index.ReadQueries(&buf)
+		qs, err := folder.ReadQueries(&buf)
 		if err != nil {
 			t.Fatalf("written queries do not read back: %v", err)
 		}

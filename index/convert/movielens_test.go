@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 func TestSplitTitle(t *testing.T) {
@@ -68,7 +69,7 @@ func TestGenreKeyAndNormalizeTag(t *testing.T) {
 
 // readBack converts testdata/movielens and reads the three files back with
 // the readers of package index.
-func readBack(t *testing.T, opt MovieLensOptions) (*MovieLensStats, []index.Item, []index.Interaction, []index.Query) {
+func readBack(t *testing.T, opt MovieLensOptions) (*MovieLensStats, []index.Item, []folder.Interaction, []folder.Query) {
 	t.Helper()
 	out := t.TempDir()
 	st, err := ConvertMovieLens(filepath.Join("testdata", "movielens"), out, opt)
@@ -83,15 +84,15 @@ func readBack(t *testing.T, opt MovieLensOptions) (*MovieLensStats, []index.Item
 		t.Cleanup(func() { f.Close() })
 		return f
 	}
-	items, err := index.ReadItems(open(index.ItemsFile))
+	items, err := folder.ReadItems(open(folder.ItemsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	inter, err := index.ReadInteractions(open(index.InteractionsFile))
+	inter, err := folder.ReadInteractions(open(folder.InteractionsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	qs, err := index.ReadQueries(open(index.QueriesFile))
+	qs, err := folder.ReadQueries(open(folder.QueriesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestConvertMovieLensInteractions(t *testing.T) {
 	if st.TrainInteractions+st.ValidInteractions+st.TestInteractions != st.Interactions || st.TestInteractions != 4 || st.ValidInteractions != 3 {
 		t.Errorf("split counts %+v", st)
 	}
-	if !slices.IsSortedFunc(inter, func(a, b index.Interaction) int { return int(a.TS - b.TS) }) {
+	if !slices.IsSortedFunc(inter, func(a, b folder.Interaction) int { return int(a.TS - b.TS) }) {
 		t.Error("interactions not in time order")
 	}
 	got := map[string][]string{}
@@ -229,7 +230,7 @@ func TestConvertMovieLensDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		var all []byte
-		for _, f := range []string{index.ItemsFile, index.InteractionsFile, index.QueriesFile} {
+		for _, f := range []string{folder.ItemsFile, folder.InteractionsFile, folder.QueriesFile} {
 			b, err := os.ReadFile(filepath.Join(out, f))
 			if err != nil {
 				t.Fatal(err)
@@ -288,7 +289,7 @@ func TestConvertMovieLensOptionalFiles(t *testing.T) {
 	if !st.NoInteractionsFile || !st.NoQueriesFile || st.Items != 10 {
 		t.Errorf("stats %+v", st)
 	}
-	for f, want := range map[string]bool{index.ItemsFile: true, index.InteractionsFile: false, index.QueriesFile: false} {
+	for f, want := range map[string]bool{folder.ItemsFile: true, folder.InteractionsFile: false, folder.QueriesFile: false} {
 		if _, err := os.Stat(filepath.Join(out, f)); (err == nil) != want {
 			t.Errorf("%s exists: %v, want %v", f, err == nil, want)
 		}

@@ -1,5 +1,5 @@
 // Package convert turns public dataset layouts into a neo data folder
-// (index.ItemsFile, index.InteractionsFile, index.QueriesFile). Seq reads
+// (folder.ItemsFile, folder.InteractionsFile, folder.QueriesFile). Seq reads
 // the one-user-per-line sequence format of SASRec and S3-Rec;
 // ConvertMovieLens reads a GroupLens MovieLens folder (movies, ratings,
 // free-text tags as queries).
@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/textutil"
 	"github.com/neo-search/neo/sid"
 )
@@ -71,7 +72,7 @@ func readText(path string) (map[string]index.Item, error) {
 		}
 		return out, nil
 	}
-	items, err := index.ReadItems(bufio.NewReader(bytes.NewReader(b)))
+	items, err := folder.ReadItems(bufio.NewReader(bytes.NewReader(b)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: neither a JSON map of item text nor items NDJSON: %w", path, err)
 	}
@@ -134,7 +135,7 @@ func Seq(seqPath, textPath, out, typ string) (*SeqReport, error) {
 				order = append(order, it)
 			}
 			ts++
-			if err := enc.Encode(index.Interaction{User: u, Item: it, TS: ts, Event: "interaction"}); err != nil {
+			if err := enc.Encode(folder.Interaction{User: u, Item: it, TS: ts, Event: "interaction"}); err != nil {
 				return nil, err
 			}
 			rep.Interactions++
@@ -165,10 +166,10 @@ func Seq(seqPath, textPath, out, typ string) (*SeqReport, error) {
 	}
 	rep.Items = len(items)
 	var ib bytes.Buffer
-	if err := index.WriteNDJSON(&ib, items); err != nil {
+	if err := folder.WriteNDJSON(&ib, items); err != nil {
 		return nil, err
 	}
-	for name, b := range map[string][]byte{index.ItemsFile: ib.Bytes(), index.InteractionsFile: inter.Bytes()} {
+	for name, b := range map[string][]byte{folder.ItemsFile: ib.Bytes(), folder.InteractionsFile: inter.Bytes()} {
 		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
 			return nil, err
 		}

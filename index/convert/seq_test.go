@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 func TestSeq(t *testing.T) {
@@ -27,13 +27,13 @@ func TestSeq(t *testing.T) {
 		t.Errorf("bad lines %+v, want line 4", rep.Bad)
 	}
 	f, _ := os.Open(filepath.Join(out, "items.ndjson"))
-	items, err := index.ReadItems(f)
+	items, err := folder.ReadItems(f)
 	f.Close()
 	if err != nil || len(items) != 5 {
 		t.Fatalf("items %d, err %v", len(items), err)
 	}
 	f, _ = os.Open(filepath.Join(out, "interactions.ndjson"))
-	xs, err := index.ReadInteractions(f)
+	xs, err := folder.ReadInteractions(f)
 	f.Close()
 	if err != nil || len(xs) != 6 || xs[0].User != "1" || xs[2].Item != "12" || xs[0].TS >= xs[1].TS {
 		t.Fatalf("interactions %+v, err %v", xs, err)

@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/stats"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
@@ -53,7 +54,7 @@ type DecodeOptions struct {
 // them); then the processor alone over the real catalog (random logits,
 // mixed format) with its allocations per step.
 func Decode(ctx context.Context, o DecodeOptions) (*DecodeResult, error) {
-	ds, err := eval.LoadDataset(o.Data)
+	ds, err := folder.Load(o.Data)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/neo-search/neo/api"
 	"github.com/neo-search/neo/api/serving"
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/stats"
 )
 
@@ -269,7 +270,7 @@ func processCPU() time.Duration {
 // item titles when the folder has none.
 func benchQueries(dir string, cat *index.Catalog) ([]string, error) {
 	var out []string
-	if f, err := os.Open(filepath.Join(dir, index.QueriesFile)); err == nil {
+	if f, err := os.Open(filepath.Join(dir, folder.QueriesFile)); err == nil {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -300,12 +301,12 @@ func benchQueries(dir string, cat *index.Catalog) ([]string, error) {
 // benchHistories are the demo sessions' last train items (up to five per
 // user), in user order, for the recommend and generate levels.
 func benchHistories(dir string) ([][]string, error) {
-	f, err := os.Open(filepath.Join(dir, index.InteractionsFile))
+	f, err := os.Open(filepath.Join(dir, folder.InteractionsFile))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	evs, err := index.ReadInteractions(f)
+	evs, err := folder.ReadInteractions(f)
 	if err != nil {
 		return nil, err
 	}

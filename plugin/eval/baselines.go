@@ -12,15 +12,15 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 
-	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/plugin/prior"
 )
 
 // Searcher answers a search query with ranked item ids (best first, at most
 // k). It must honour q.Type when set.
 type Searcher interface {
-	Search(ctx context.Context, q index.Query, k int) ([]string, error)
+	Search(ctx context.Context, q folder.Query, k int) ([]string, error)
 }
 
 // Recommender answers a next-item request: history is the user's items,
@@ -68,7 +68,7 @@ const PriorWeight = 0.3
 // and the baseline-only fusions "rrf_bm25_popularity" (search) and
 // "rrf_itemknn_seqknn_popularity" (recommend). close releases the
 // baselines' in-memory Bleve index.
-func Baselines(ctx context.Context, ds *Dataset) (m Methods, close func() error, err error) {
+func Baselines(ctx context.Context, ds *folder.Folder) (m Methods, close func() error, err error) {
 	kit, err := NewKit(ctx, ds)
 	if err != nil {
 		return Methods{}, nil, err
@@ -84,7 +84,7 @@ type Kit struct {
 }
 
 // NewKit builds the statistics of ds's train data.
-func NewKit(ctx context.Context, ds *Dataset) (*Kit, error) {
+func NewKit(ctx context.Context, ds *folder.Folder) (*Kit, error) {
 	k := &Kit{st: newStats(ds)}
 	if ds.HasQueries {
 		lex, err := newLexical(ctx, ds, k.st)
@@ -172,7 +172,7 @@ func rrf(lists [][]string, k int) []string {
 type RRFSearch []Searcher
 
 // Search implements Searcher.
-func (f RRFSearch) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+func (f RRFSearch) Search(ctx context.Context, q folder.Query, k int) ([]string, error) {
 	lists := make([][]string, len(f))
 	for i, s := range f {
 		l, err := s.Search(ctx, q, max(k, prior.RRFDepth))
@@ -202,7 +202,7 @@ func (f RRFRecommend) Recommend(ctx context.Context, history []string, typ strin
 
 // stats holds the catalog in dense form and the train popularity counts.
 type stats struct {
-	ds    *Dataset
+	ds    *folder.Folder
 	ids   []string
 	types []string
 	avail []bool
@@ -256,7 +256,7 @@ func (r ranking) of(typ string) []int32 {
 	return r.byType[typ]
 }
 
-func newStats(ds *Dataset) *stats {
+func newStats(ds *folder.Folder) *stats {
 	n := len(ds.Items)
 	st := &stats{ds: ds, ids: make([]string, n), types: make([]string, n), avail: make([]bool, n),
 		ord: make(map[string]int32, n), trainCount: make([]float64, n), searchPop: make([]float64, n)}
@@ -336,7 +336,7 @@ type Popular struct {
 }
 
 // Search implements Searcher.
-func (p *Popular) Search(_ context.Context, q index.Query, k int) ([]string, error) {
+func (p *Popular) Search(_ context.Context, q folder.Query, k int) ([]string, error) {
 	return p.st.fill(nil, map[int32]bool{}, p.rank.of(q.Type), k), nil
 }
 
@@ -354,7 +354,7 @@ type lexical struct {
 
 var lexFields = []string{"title", "description", "brand", "attrs", "tags"}
 
-func newLexical(ctx context.Context, ds *Dataset, st *stats) (*lexical, error) {
+func newLexical(ctx context.Context, ds *folder.Folder, st *stats) (*lexical, error) {
 	text := bleve.NewTextFieldMapping()
 	text.Analyzer = en.AnalyzerName
 	text.Store = false
@@ -442,7 +442,7 @@ type hit struct {
 
 // search runs the BM25 query (a disjunction of match queries, one per
 // field, AND the type when set) and returns up to n hits.
-func (l *lexical) search(ctx context.Context, q index.Query, n int) ([]hit, error) {
+func (l *lexical) search(ctx context.Context, q folder.Query, n int) ([]hit, error) {
 	var types []string
 	if q.Type != "" {
 		types = []string{q.Type}
@@ -476,7 +476,7 @@ type BM25 struct {
 }
 
 // Search implements Searcher.
-func (b *BM25) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+func (b *BM25) Search(ctx context.Context, q folder.Query, k int) ([]string, error) {
 	st := b.lex.st
 	n := k
 	if b.Prior > 0 {
@@ -563,8 +563,8 @@ func (st *stats) topScored(score []float64, touched []int32, exclude map[int32]b
 
 // trainSequences returns each user's train items in time order (ties by
 // file order), as dense item ordinals; unknown items are dropped.
-func trainSequences(ds *Dataset, st *stats) [][]int32 {
-	return prior.Sequences(st.ord, ds.Interactions, func(x *index.Interaction) bool { return x.Split == "train" })
+func trainSequences(ds *folder.Folder, st *stats) [][]int32 {
+	return prior.Sequences(st.ord, ds.Interactions, func(x *folder.Interaction) bool { return x.Split == "train" })
 }
 
 // ItemKNN scores candidates by item-item cosine similarity of their user

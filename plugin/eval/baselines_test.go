@@ -8,10 +8,11 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // writeFolder writes a data folder; a nil slice means the file is absent.
-func writeFolder(t *testing.T, items []index.Item, inter []index.Interaction, qs []index.Query) string {
+func writeFolder(t *testing.T, items []index.Item, inter []folder.Interaction, qs []folder.Query) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "synthetic")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -27,12 +28,12 @@ func writeFolder(t *testing.T, items []index.Item, inter []index.Interaction, qs
 			t.Fatal(err)
 		}
 	}
-	write(index.ItemsFile, func(f *os.File) error { return index.WriteNDJSON(f, items) })
+	write(folder.ItemsFile, func(f *os.File) error { return folder.WriteNDJSON(f, items) })
 	if inter != nil {
-		write(index.InteractionsFile, func(f *os.File) error { return index.WriteNDJSON(f, inter) })
+		write(folder.InteractionsFile, func(f *os.File) error { return folder.WriteNDJSON(f, inter) })
 	}
 	if qs != nil {
-		write(index.QueriesFile, func(f *os.File) error { return index.WriteNDJSON(f, qs) })
+		write(folder.QueriesFile, func(f *os.File) error { return folder.WriteNDJSON(f, qs) })
 	}
 	return dir
 }
@@ -42,11 +43,11 @@ func item(id, typ, title, desc string, inStock bool) index.Item {
 }
 
 // seqs turns per-user item sequences into train interactions, ts = position.
-func seqs(users map[string][]string) []index.Interaction {
-	var out []index.Interaction
+func seqs(users map[string][]string) []folder.Interaction {
+	var out []folder.Interaction
 	for u, items := range users {
 		for i, it := range items {
-			out = append(out, index.Interaction{User: u, Item: it, TS: int64(i), Event: "view", Split: "train"})
+			out = append(out, folder.Interaction{User: u, Item: it, TS: int64(i), Event: "view", Split: "train"})
 		}
 	}
 	return out
@@ -57,7 +58,7 @@ func seqs(users map[string][]string) []index.Interaction {
 // Train users: b1 b2 | b1 b2 | b1 b3 | b3 f1 | f1 f2 | f1 f2 | f2.
 // Counts: b1 3, b2 2, b3 2, f1 3, f2 3. Train queries: "gopher" → b2,
 // "spaghetti" → b3, f2.
-func baselineData(t *testing.T) *Dataset {
+func baselineData(t *testing.T) *folder.Folder {
 	items := []index.Item{
 		item("b1", "book", "Go Programming", "a practical book", true),
 		item("b2", "book", "Rust Programming", "a practical book", true),
@@ -72,13 +73,13 @@ func baselineData(t *testing.T) *Dataset {
 	})
 	// an explicit held-out event, so the log keeps its own split (an
 	// all-train log would be split leave-last-out)
-	inter = append(inter, index.Interaction{User: "u8", Item: "b1", TS: 99, Event: "view", Split: "test"})
-	qs := []index.Query{
-		{Query: "gopher", Relevant: []index.Relevance{{Item: "b2", Grade: 1}}},
-		{Query: "spaghetti", Relevant: []index.Relevance{{Item: "b3", Grade: 1}, {Item: "f2", Grade: 2}}, Split: "train"},
-		{Query: "pasta", Relevant: []index.Relevance{{Item: "b3", Grade: 1}}, Split: "test"},
+	inter = append(inter, folder.Interaction{User: "u8", Item: "b1", TS: 99, Event: "view", Split: "test"})
+	qs := []folder.Query{
+		{Query: "gopher", Relevant: []folder.Relevance{{Item: "b2", Grade: 1}}},
+		{Query: "spaghetti", Relevant: []folder.Relevance{{Item: "b3", Grade: 1}, {Item: "f2", Grade: 2}}, Split: "train"},
+		{Query: "pasta", Relevant: []folder.Relevance{{Item: "b3", Grade: 1}}, Split: "test"},
 	}
-	ds, err := LoadDataset(writeFolder(t, items, inter, qs))
+	ds, err := folder.Load(writeFolder(t, items, inter, qs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestBaselines(t *testing.T) {
 	}
 	for _, tc := range search {
 		t.Run("search/"+tc.method+"/"+tc.query+"/"+tc.typ, func(t *testing.T) {
-			got, err := m.Search[tc.method].Search(ctx, index.Query{Query: tc.query, Type: tc.typ}, tc.k)
+			got, err := m.Search[tc.method].Search(ctx, folder.Query{Query: tc.query, Type: tc.typ}, tc.k)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,9 +164,9 @@ func TestSeqKNNWindow(t *testing.T) {
 	}
 	inter := seqs(map[string][]string{"u": {"x1", "x2", "x3", "x4", "x5"}})
 	// A valid and a test event must not feed the model.
-	inter = append(inter, index.Interaction{User: "u", Item: "x1", TS: 9, Event: "view", Split: "valid"},
-		index.Interaction{User: "u", Item: "x5", TS: 10, Event: "view", Split: "test"})
-	ds, err := LoadDataset(writeFolder(t, items, inter, nil))
+	inter = append(inter, folder.Interaction{User: "u", Item: "x1", TS: 9, Event: "view", Split: "valid"},
+		folder.Interaction{User: "u", Item: "x5", TS: 10, Event: "view", Split: "test"})
+	ds, err := folder.Load(writeFolder(t, items, inter, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

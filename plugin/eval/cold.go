@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"slices"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // HoldOut picks about frac of the items as new items for a cold-start
 // run (`neo eval --train --cold F`): an item is new when a hash of the
 // seed and its id falls under frac, so the choice depends on nothing but
 // the id and does not change when other items come or go.
-func HoldOut(ds *Dataset, frac float64, seed uint64) map[string]bool {
+func HoldOut(ds *folder.Folder, frac float64, seed uint64) map[string]bool {
 	out := map[string]bool{}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], seed)
@@ -24,30 +23,6 @@ func HoldOut(ds *Dataset, frac float64, seed uint64) map[string]bool {
 		}
 	}
 	return out
-}
-
-// Cold returns the data set as a cold-start run sees it: the items named
-// in fresh were added after training, so every train interaction and train
-// query that names one is gone (no model, baseline or prior learns from
-// them). Valid and test records stay: they are what happened after the
-// items arrived, and their targets may be new items.
-func (ds *Dataset) Cold(fresh map[string]bool) *Dataset {
-	out := *ds
-	out.Interactions = nil
-	for _, x := range ds.Interactions {
-		if x.Split == index.SplitTrain && fresh[x.Item] {
-			continue
-		}
-		out.Interactions = append(out.Interactions, x)
-	}
-	out.Queries = nil
-	for _, q := range ds.Queries {
-		if q.Split == index.SplitTrain && slices.ContainsFunc(q.Relevant, func(r index.Relevance) bool { return fresh[r.Item] }) {
-			continue
-		}
-		out.Queries = append(out.Queries, q)
-	}
-	return &out
 }
 
 // ContentKNN recommends by the text of the history (prior.ContentIndex:

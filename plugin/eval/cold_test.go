@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 func TestHoldOut(t *testing.T) {
@@ -14,7 +15,7 @@ func TestHoldOut(t *testing.T) {
 	for i := range 5000 {
 		items = append(items, item("it"+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676)), "book", "", "", true))
 	}
-	ds := &Dataset{Items: items}
+	ds := &folder.Folder{Items: items}
 	for _, frac := range []float64{0, 0.1, 0.5} {
 		t.Run("", func(t *testing.T) {
 			got := HoldOut(ds, frac, 1)
@@ -23,7 +24,7 @@ func TestHoldOut(t *testing.T) {
 				t.Fatalf("HoldOut(%g): %d of %d (%.3f)", frac, len(got), len(items), share)
 			}
 			// the choice depends on the id only: a subset keeps its picks
-			sub := HoldOut(&Dataset{Items: items[:100]}, frac, 1)
+			sub := HoldOut(&folder.Folder{Items: items[:100]}, frac, 1)
 			for _, it := range items[:100] {
 				if sub[it.ID] != got[it.ID] {
 					t.Fatalf("%s: %v in the subset, %v in the whole", it.ID, sub[it.ID], got[it.ID])
@@ -53,12 +54,12 @@ func TestCold(t *testing.T) {
 	fresh := map[string]bool{"b2": true, "b1": true}
 	cold := ds.Cold(fresh)
 	for _, x := range cold.Interactions {
-		if x.Split == index.SplitTrain && fresh[x.Item] {
+		if x.Split == folder.SplitTrain && fresh[x.Item] {
 			t.Fatalf("train interaction %+v names a new item", x)
 		}
 	}
 	// u8's test event on b1 stays: a target that is a new item
-	if !slices.ContainsFunc(cold.Interactions, func(x index.Interaction) bool { return x.User == "u8" && x.Item == "b1" }) {
+	if !slices.ContainsFunc(cold.Interactions, func(x folder.Interaction) bool { return x.User == "u8" && x.Item == "b1" }) {
 		t.Fatal("the test event on a new item was dropped")
 	}
 	var qs []string

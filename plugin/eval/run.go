@@ -11,9 +11,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/neo-search/neo/index/folder"
 	istats "github.com/neo-search/neo/internal/stats"
-
-	"github.com/neo-search/neo/index"
 )
 
 // Options tune Run.
@@ -65,7 +64,7 @@ type Report struct {
 	Search       map[string]Metrics `json:"search,omitempty"`
 	SearchSeen   map[string]Metrics `json:"search_seen,omitempty"`
 	SearchUnseen map[string]Metrics `json:"search_unseen,omitempty"`
-	// SearchByKind is search on the queries of each kind (index.Query.Kind:
+	// SearchByKind is search on the queries of each kind (folder.Query.Kind:
 	// literal, paraphrase), when the data labels them.
 	SearchByKind map[string]map[string]Metrics `json:"search_by_kind,omitempty"`
 	Recommend    map[string]Metrics            `json:"recommend,omitempty"`
@@ -85,7 +84,7 @@ type Report struct {
 
 	// InteractionSplit is how the interactions were split (explicit fields
 	// or leave-last-out), with users and events per part.
-	InteractionSplit *index.SplitReport `json:"interaction_split,omitempty"`
+	InteractionSplit *folder.SplitReport `json:"interaction_split,omitempty"`
 
 	// Fusion is what the caller's fused entries used, per task (weights and
 	// aggregation); Run leaves it to the caller.
@@ -111,7 +110,7 @@ type ColdReport struct {
 // RunMethods builds the baselines of ds (NewKit), lets add put further
 // methods in (and clean them up afterwards), keeps the methods named in
 // only (comma-separated; all when empty) and runs the evaluation.
-func RunMethods(ctx context.Context, ds *Dataset, only string, opt Options, add func(*Methods, *Kit) (func(), error)) (*Report, error) {
+func RunMethods(ctx context.Context, ds *folder.Folder, only string, opt Options, add func(*Methods, *Kit) (func(), error)) (*Report, error) {
 	kit, err := NewKit(ctx, ds)
 	if err != nil {
 		return nil, err
@@ -181,7 +180,7 @@ type MixedStats struct {
 
 // Run measures methods on ds. A method error is counted (the answer counts
 // as empty) and the run goes on; only a cancelled ctx stops it.
-func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Report, error) {
+func Run(ctx context.Context, ds *folder.Folder, methods Methods, opt Options) (*Report, error) {
 	if opt.K <= 0 {
 		opt.K = 10
 	}
@@ -216,7 +215,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	case opt.Split != "test" && len(ds.QueriesOf(opt.Split)) == 0:
 		rep.Skipped = append(rep.Skipped, "search: no queries of split "+opt.Split+"; search not measured")
 	case !ds.HasQueries:
-		rep.Skipped = append(rep.Skipped, "search: no "+index.QueriesFile+" in "+ds.Dir+"; search not measured")
+		rep.Skipped = append(rep.Skipped, "search: no "+folder.QueriesFile+" in "+ds.Dir+"; search not measured")
 	case len(methods.Search) == 0:
 		rep.Skipped = append(rep.Skipped, "search: no search methods")
 	default:
@@ -225,10 +224,10 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 			rep.Skipped = append(rep.Skipped, "search: no test queries with a relevant catalog item")
 		}
 	}
-	var rCases []RecommendCase
+	var rCases []folder.RecommendCase
 	switch {
 	case !ds.HasInteractions:
-		rep.Skipped = append(rep.Skipped, "recommend: no "+index.InteractionsFile+" in "+ds.Dir+"; recommendation not measured")
+		rep.Skipped = append(rep.Skipped, "recommend: no "+folder.InteractionsFile+" in "+ds.Dir+"; recommendation not measured")
 	case len(methods.Recommend) == 0:
 		rep.Skipped = append(rep.Skipped, "recommend: no recommend methods")
 	default:
@@ -259,7 +258,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 	if len(sCases) > 0 {
 		seen := map[string]bool{}
 		for _, q := range ds.QueriesOf("train") {
-			seen[index.NormalizeQuery(q.Query)] = true
+			seen[folder.NormalizeQuery(q.Query)] = true
 		}
 		rep.Search = map[string]Metrics{}
 		var kinds []string
@@ -285,7 +284,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 			rep.Search[name] = r.metrics(res, nil)
 			if rep.Cold != nil {
 				isNew := func(i int) bool {
-					return slices.ContainsFunc(sCases[i].q.Relevant, func(x index.Relevance) bool { return x.Grade > 0 && opt.New[x.Item] })
+					return slices.ContainsFunc(sCases[i].q.Relevant, func(x folder.Relevance) bool { return x.Grade > 0 && opt.New[x.Item] })
 				}
 				rep.Cold.SearchNew[name] = r.metrics(res, isNew)
 				rep.Cold.SearchRest[name] = r.metrics(res, func(i int) bool { return !isNew(i) })
@@ -300,7 +299,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 				rep.SearchByKind[kind][name] = r.metrics(res, func(i int) bool { return sCases[i].q.Kind == kind })
 			}
 			if rep.SearchSeen != nil {
-				isSeen := func(i int) bool { return seen[index.NormalizeQuery(sCases[i].q.Query)] }
+				isSeen := func(i int) bool { return seen[folder.NormalizeQuery(sCases[i].q.Query)] }
 				if mm := r.metrics(res, isSeen); mm["n"] > 0 {
 					rep.SearchSeen[name] = mm
 				}
@@ -340,7 +339,7 @@ func Run(ctx context.Context, ds *Dataset, methods Methods, opt Options) (*Repor
 }
 
 type runner struct {
-	ds       *Dataset
+	ds       *folder.Folder
 	rep      *Report
 	opt      Options
 	cuts     []int
@@ -351,7 +350,7 @@ type runner struct {
 }
 
 type searchCase struct {
-	q   index.Query
+	q   folder.Query
 	rel map[string]int
 }
 

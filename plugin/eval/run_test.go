@@ -11,55 +11,58 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // runData: 40 in-stock books bk0..bk39, one out-of-stock book bkX, one film
 // fm0. u1: bk0 train, bk1 valid, bk2 test; u2: bk3 train, bk4 valid, fm0
 // test; u3's test item is not in the catalog. Test queries: "alpha" (seen
 // in train), "beta" (type book, unseen), "gamma" (no catalog item).
-func runData(t *testing.T, withInter, withQueries bool) *Dataset {
+func runData(t *testing.T, withInter, withQueries bool) *folder.Folder {
 	var items []index.Item
 	for i := range 40 {
 		items = append(items, item(fmt.Sprintf("bk%d", i), "book", fmt.Sprintf("book %d", i), "", true))
 	}
 	items = append(items, item("bkX", "book", "gone", "", false), item("fm0", "film", "film", "", true))
-	var inter []index.Interaction
+	var inter []folder.Interaction
 	if withInter {
-		ev := func(u, it string, ts int64, split string) index.Interaction {
-			return index.Interaction{User: u, Item: it, TS: ts, Event: "buy", Split: split}
+		ev := func(u, it string, ts int64, split string) folder.Interaction {
+			return folder.Interaction{User: u, Item: it, TS: ts, Event: "buy", Split: split}
 		}
-		inter = []index.Interaction{
+		inter = []folder.Interaction{
 			ev("u1", "bk2", 30, "test"), ev("u1", "bk0", 10, "train"), ev("u1", "bk1", 20, "valid"),
 			ev("u2", "bk3", 10, ""), ev("u2", "bk4", 20, "valid"), ev("u2", "fm0", 30, "test"),
 			ev("u3", "bk9", 10, "train"), ev("u3", "zzz", 20, "test"),
 		}
 	}
-	var qs []index.Query
+	var qs []folder.Query
 	if withQueries {
-		rel := func(pairs ...any) []index.Relevance {
-			var out []index.Relevance
+		rel := func(pairs ...any) []folder.Relevance {
+			var out []folder.Relevance
 			for i := 0; i < len(pairs); i += 2 {
-				out = append(out, index.Relevance{Item: pairs[i].(string), Grade: pairs[i+1].(int)})
+				out = append(out, folder.Relevance{Item: pairs[i].(string), Grade: pairs[i+1].(int)})
 			}
 			return out
 		}
-		qs = []index.Query{
+		qs = []folder.Query{
 			{Query: "Alpha", Relevant: rel("bk0", 1), Split: "train"},
 			{Query: "alpha ", Relevant: rel("bk5", 2, "bk6", 1), Split: "test"},
 			{Query: "beta", Type: "book", Relevant: rel("bk7", 1), Split: "test"},
 			{Query: "gamma", Relevant: rel("zzz", 1), Split: "test"},
 		}
 	}
-	ds, err := LoadDataset(writeFolder(t, items, inter, qs))
+	ds, err := folder.Load(writeFolder(t, items, inter, qs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ds
 }
 
-type searchFunc func(q index.Query, k int) ([]string, error)
+type searchFunc func(q folder.Query, k int) ([]string, error)
 
-func (f searchFunc) Search(_ context.Context, q index.Query, k int) ([]string, error) { return f(q, k) }
+func (f searchFunc) Search(_ context.Context, q folder.Query, k int) ([]string, error) {
+	return f(q, k)
+}
 
 type recFunc func(history []string, typ string, k int) ([]string, error)
 
@@ -69,7 +72,7 @@ func (f recFunc) Recommend(_ context.Context, h []string, typ string, k int) ([]
 
 func fakeMethods() Methods {
 	return Methods{
-		Search: map[string]Searcher{"neo": searchFunc(func(q index.Query, k int) ([]string, error) {
+		Search: map[string]Searcher{"neo": searchFunc(func(q folder.Query, k int) ([]string, error) {
 			if q.Query == "beta" {
 				return []string{"fm0"}, nil // wrong type, and short
 			}

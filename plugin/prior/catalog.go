@@ -3,6 +3,7 @@ package prior
 import (
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // CatalogExperts are the experts of a served catalog: bm25 over its
@@ -12,7 +13,7 @@ import (
 // event counts; an event of an item the catalog lacks is left out). Items
 // added to the catalog later have no collaborative statistics until the
 // experts are rebuilt, and keep the smoothing share.
-func CatalogExperts(cat *index.Catalog, events []index.Interaction) (map[string]Expert, error) {
+func CatalogExperts(cat *index.Catalog, events []folder.Interaction) (map[string]Expert, error) {
 	ex := map[string]Expert{
 		BM25: TextExpert(cat.Bleve(), index.FieldType, index.FieldTitle, index.FieldDescription),
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 func TestCatalogExperts(t *testing.T) {
@@ -28,7 +29,7 @@ func TestCatalogExperts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	events := []index.Interaction{
+	events := []folder.Interaction{
 		{User: "u1", Item: "s1", TS: 1}, {User: "u1", Item: "h1", TS: 2},
 		{User: "u2", Item: "s1", TS: 1}, {User: "u2", Item: "h1", TS: 3}, {User: "u2", Item: "b1", TS: 2},
 		{User: "u3", Item: "gone", TS: 1}, {User: "u3", Item: "s2", TS: 2}, {User: "u3", Item: "s1", TS: 3},
@@ -106,7 +107,7 @@ func TestCatalogExperts(t *testing.T) {
 
 func TestSequences(t *testing.T) {
 	ord := map[string]int32{"a": 0, "b": 1, "c": 2}
-	events := []index.Interaction{
+	events := []folder.Interaction{
 		{User: "u2", Item: "c", TS: 5, Split: "train"},
 		{User: "u1", Item: "b", TS: 2, Split: "train"},
 		{User: "u1", Item: "a", TS: 1, Split: "train"},
@@ -116,12 +117,12 @@ func TestSequences(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		keep func(*index.Interaction) bool
+		keep func(*folder.Interaction) bool
 		want [][]int32
 	}{
 		{"all", nil, [][]int32{{2, 0}, {0, 1, 2}}},
-		{"train", func(x *index.Interaction) bool { return x.Split == "train" }, [][]int32{{2}, {0, 1, 2}}},
-		{"none", func(*index.Interaction) bool { return false }, [][]int32{}},
+		{"train", func(x *folder.Interaction) bool { return x.Split == "train" }, [][]int32{{2}, {0, 1, 2}}},
+		{"none", func(*folder.Interaction) bool { return false }, [][]int32{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Sequences(ord, events, tc.keep)

@@ -6,7 +6,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // CF holds the collaborative statistics of an interaction log: which users
@@ -248,7 +248,7 @@ func PopularityHits(ids []string, count []float64) []Hit {
 // order of first appearance, each user's items ordered by time (ties in
 // file order), as indexes ord gives; events of items ord lacks are left
 // out. It is what NewCF reads.
-func Sequences(ord map[string]int32, events []index.Interaction, keep func(*index.Interaction) bool) [][]int32 {
+func Sequences(ord map[string]int32, events []folder.Interaction, keep func(*folder.Interaction) bool) [][]int32 {
 	type ev struct {
 		i   int32
 		ts  int64
@@ -282,7 +282,7 @@ func Sequences(ord map[string]int32, events []index.Interaction, keep func(*inde
 
 // NewCFFromLog builds the statistics of ids over the events keep accepts
 // (nil: all).
-func NewCFFromLog(ids []string, events []index.Interaction, keep func(*index.Interaction) bool) *CF {
+func NewCFFromLog(ids []string, events []folder.Interaction, keep func(*folder.Interaction) bool) *CF {
 	ord := make(map[string]int32, len(ids))
 	for i, id := range ids {
 		ord[id] = int32(i)

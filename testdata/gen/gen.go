@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // Config sizes the demo.
@@ -37,8 +38,8 @@ func DefaultConfig() Config {
 // Demo is a generated data folder.
 type Demo struct {
 	Items        []index.Item
-	Interactions []index.Interaction
-	Queries      []index.Query
+	Interactions []folder.Interaction
+	Queries      []folder.Query
 }
 
 // collection is a brand's themed line: one style, one material family, a
@@ -90,7 +91,7 @@ func Generate(cfg Config) *Demo {
 	d.Queries = g.queries()
 	used := map[string]bool{}
 	for i := range d.Queries {
-		d.Queries[i].Kind = index.KindParaphrase
+		d.Queries[i].Kind = folder.KindParaphrase
 		used[d.Queries[i].Query] = true
 	}
 	d.Queries = append(d.Queries, g.literalQueries(used)...)
@@ -285,9 +286,9 @@ type user struct {
 
 // sessions writes one session of 6–14 events per user and splits each
 // leave-last-out.
-func (g *gen) sessions() []index.Interaction {
+func (g *gen) sessions() []folder.Interaction {
 	r := g.rng(2)
-	var out []index.Interaction
+	var out []folder.Interaction
 	const day = 86400
 	for u := range g.cfg.Users {
 		us := g.taste(r)
@@ -296,7 +297,7 @@ func (g *gen) sessions() []index.Interaction {
 		ts := int64(1_735_689_600 + r.IntN(90*day))
 		seen := map[*item]bool{}
 		var cur *item
-		var evs []index.Interaction
+		var evs []folder.Interaction
 		for len(evs) < n {
 			it := g.nextItem(r, us, cur, seen)
 			seen[it] = true
@@ -305,11 +306,11 @@ func (g *gen) sessions() []index.Interaction {
 			if r.Float64() < 0.12 {
 				ev = "purchase"
 			}
-			evs = append(evs, index.Interaction{User: id, Item: it.ID, TS: ts, Event: ev, Split: index.SplitTrain})
+			evs = append(evs, folder.Interaction{User: id, Item: it.ID, TS: ts, Event: ev, Split: folder.SplitTrain})
 			ts += int64(20 + r.IntN(900))
 		}
-		evs[len(evs)-1].Split = index.SplitTest
-		evs[len(evs)-2].Split = index.SplitValid
+		evs[len(evs)-1].Split = folder.SplitTest
+		evs[len(evs)-2].Split = folder.SplitValid
 		out = append(out, evs...)
 	}
 	return out
@@ -463,7 +464,7 @@ func (g *gen) has(it *item, a attr) bool {
 type combo struct {
 	typ      int
 	attrs    []attr
-	relevant []index.Relevance
+	relevant []folder.Relevance
 }
 
 // combos lists every combination whose relevant set has 3–40 items and at
@@ -508,7 +509,7 @@ func (g *gen) combos() []combo {
 				}
 				c := combo{typ: t, attrs: []attr{a}}
 				for _, it := range base {
-					c.relevant = append(c.relevant, index.Relevance{Item: it.ID, Grade: 2})
+					c.relevant = append(c.relevant, folder.Relevance{Item: it.ID, Grade: 2})
 				}
 				out = append(out, c)
 				for k2 := attrColor; k2 <= attrStyle; k2++ {
@@ -518,12 +519,12 @@ func (g *gen) combos() []combo {
 					for _, v2 := range values(k2, t) {
 						b := attr{k2, v2}
 						c := combo{typ: t, attrs: []attr{a, b}}
-						var full, part []index.Relevance
+						var full, part []folder.Relevance
 						for _, it := range base {
 							if g.has(it, b) {
-								full = append(full, index.Relevance{Item: it.ID, Grade: 2})
+								full = append(full, folder.Relevance{Item: it.ID, Grade: 2})
 							} else {
-								part = append(part, index.Relevance{Item: it.ID, Grade: 1})
+								part = append(part, folder.Relevance{Item: it.ID, Grade: 1})
 							}
 						}
 						if len(full) < 3 || len(part) == 0 {
@@ -629,7 +630,7 @@ func (g *gen) choose(r *rand.Rand, ph *phrasing, a attr, typ int, split string, 
 	for i := range cands {
 		cands[i] = i
 	}
-	if split == index.SplitTrain && a.kind != attrType {
+	if split == folder.SplitTrain && a.kind != attrType {
 		if fs, ok := ph.allowed[a][typ]; ok {
 			cands = fs
 		}
@@ -655,7 +656,7 @@ func (g *gen) choose(r *rand.Rand, ph *phrasing, a attr, typ int, split string, 
 // type, train queries use only some forms of each value (trainSubsets);
 // test queries use them all, so a test query may pair a paraphrase with a
 // type that the train queries paired only with other types.
-func (g *gen) queries() []index.Query {
+func (g *gen) queries() []folder.Query {
 	r := g.rng(3)
 	all := g.combos()
 	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
@@ -674,10 +675,10 @@ func (g *gen) queries() []index.Query {
 
 	ph := &phrasing{
 		allowed: g.trainSubsets(slices.Concat(plain, branded)),
-		uses:    map[string]map[form]int{index.SplitTrain: {}, index.SplitTest: {}},
+		uses:    map[string]map[form]int{folder.SplitTrain: {}, folder.SplitTest: {}},
 	}
 	used := map[string]bool{}
-	var out []index.Query
+	var out []folder.Query
 	add := func(c combo, split string) bool {
 		for try := range 20 {
 			s, fs := g.phrase(r, ph, c, split, try > 0)
@@ -688,7 +689,7 @@ func (g *gen) queries() []index.Query {
 			for _, f := range fs {
 				ph.uses[split][f]++
 			}
-			q := index.Query{Query: s, Relevant: c.relevant, Split: split}
+			q := folder.Query{Query: s, Relevant: c.relevant, Split: split}
 			if r.Float64() < 0.5 {
 				q.Type = types[c.typ].name
 			}
@@ -703,7 +704,7 @@ func (g *gen) queries() []index.Query {
 		if tries++; tries > 100*g.cfg.TrainQueries {
 			panic("gen: not enough distinct train phrasings")
 		}
-		if add(c, index.SplitTrain) {
+		if add(c, folder.SplitTrain) {
 			nTrain++
 		}
 	}
@@ -735,7 +736,7 @@ func (g *gen) queries() []index.Query {
 						}
 					}
 				}
-				for j := 0; ph.uses[index.SplitTrain][f] < minTrainUses && len(idx)+len(alt) > 0; j++ {
+				for j := 0; ph.uses[folder.SplitTrain][f] < minTrainUses && len(idx)+len(alt) > 0; j++ {
 					if len(idx) > 0 {
 						timesUsed[idx[j%len(idx)]]++
 						train(plain[idx[j%len(idx)]])
@@ -759,13 +760,13 @@ func (g *gen) queries() []index.Query {
 	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 
 	for _, c := range held {
-		add(c, index.SplitTest)
+		add(c, folder.SplitTest)
 	}
 	for i := 0; len(out) < g.cfg.TrainQueries+g.cfg.TestQueries; i++ {
 		if int(float64(i+1)*brandShare) > int(float64(i)*brandShare) {
-			add(branded[r.IntN(len(branded))], index.SplitTest)
+			add(branded[r.IntN(len(branded))], folder.SplitTest)
 		} else {
-			add(plain[r.IntN(len(plain))], index.SplitTest)
+			add(plain[r.IntN(len(plain))], folder.SplitTest)
 		}
 	}
 	test := out[g.cfg.TrainQueries:]
@@ -880,9 +881,9 @@ func (d *Demo) Write(dir string) error {
 		name  string
 		write func(f *os.File) error
 	}{
-		{"items.ndjson", func(f *os.File) error { return index.WriteNDJSON(f, d.Items) }},
-		{"interactions.ndjson", func(f *os.File) error { return index.WriteNDJSON(f, d.Interactions) }},
-		{"queries.ndjson", func(f *os.File) error { return index.WriteNDJSON(f, d.Queries) }},
+		{"items.ndjson", func(f *os.File) error { return folder.WriteNDJSON(f, d.Items) }},
+		{"interactions.ndjson", func(f *os.File) error { return folder.WriteNDJSON(f, d.Interactions) }},
+		{"queries.ndjson", func(f *os.File) error { return folder.WriteNDJSON(f, d.Queries) }},
 	}
 	for _, fl := range files {
 		f, err := os.Create(filepath.Join(dir, fl.name))
@@ -922,14 +923,14 @@ func (d *Demo) Summary() string {
 		splits[in.Split]++
 	}
 	fmt.Fprintf(&b, "interactions: %d from %d users (train %d, valid %d, test %d)\n",
-		len(d.Interactions), len(users), splits[index.SplitTrain], splits[index.SplitValid], splits[index.SplitTest])
+		len(d.Interactions), len(users), splits[folder.SplitTrain], splits[folder.SplitValid], splits[folder.SplitTest])
 	qs := map[string]int{}
 	for _, q := range d.Queries {
 		qs[q.Split]++
-		if q.Kind == index.KindLiteral {
-			qs[index.KindLiteral]++
+		if q.Kind == folder.KindLiteral {
+			qs[folder.KindLiteral]++
 		}
 	}
-	fmt.Fprintf(&b, "queries: %d (train %d, valid %d, test %d; literal %d)\n", len(d.Queries), qs[index.SplitTrain], qs[index.SplitValid], qs[index.SplitTest], qs[index.KindLiteral])
+	fmt.Fprintf(&b, "queries: %d (train %d, valid %d, test %d; literal %d)\n", len(d.Queries), qs[folder.SplitTrain], qs[folder.SplitValid], qs[folder.SplitTest], qs[folder.KindLiteral])
 	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/registry"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 var files = []string{"items.ndjson", "interactions.ndjson", "queries.ndjson"}
@@ -61,7 +62,7 @@ func TestShape(t *testing.T) {
 		return f
 	}
 
-	items, err := index.ReadItems(open("items.ndjson"))
+	items, err := folder.ReadItems(open("items.ndjson"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +102,11 @@ func TestShape(t *testing.T) {
 	})
 
 	t.Run("interactions", func(t *testing.T) {
-		ins, err := index.ReadInteractions(open("interactions.ndjson"))
+		ins, err := folder.ReadInteractions(open("interactions.ndjson"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		byUser := map[string][]index.Interaction{}
+		byUser := map[string][]folder.Interaction{}
 		var users []string
 		for _, in := range ins {
 			if _, ok := byID[in.Item]; !ok {
@@ -125,23 +126,23 @@ func TestShape(t *testing.T) {
 			if len(evs) < 6 || len(evs) > 14 {
 				t.Fatalf("%s has %d events", u, len(evs))
 			}
-			if !slices.IsSortedFunc(evs, func(a, b index.Interaction) int { return int(a.TS - b.TS) }) {
+			if !slices.IsSortedFunc(evs, func(a, b folder.Interaction) int { return int(a.TS - b.TS) }) {
 				t.Fatalf("%s events not in time order", u)
 			}
 			for i, e := range evs {
-				want := index.SplitTrain
+				want := folder.SplitTrain
 				switch i {
 				case len(evs) - 1:
-					want = index.SplitTest
+					want = folder.SplitTest
 				case len(evs) - 2:
-					want = index.SplitValid
+					want = folder.SplitValid
 				}
 				if e.Split != want || (e.Event != "view" && e.Event != "purchase") {
 					t.Fatalf("%s event %d: %+v", u, i, e)
 				}
 			}
 			target := byID[evs[len(evs)-1].Item].Attributes["collection"]
-			if slices.ContainsFunc(evs[:len(evs)-1], func(e index.Interaction) bool { return byID[e.Item].Attributes["collection"] == target }) {
+			if slices.ContainsFunc(evs[:len(evs)-1], func(e folder.Interaction) bool { return byID[e.Item].Attributes["collection"] == target }) {
 				sameColl++
 			}
 		}
@@ -152,16 +153,16 @@ func TestShape(t *testing.T) {
 	})
 
 	t.Run("queries", func(t *testing.T) {
-		all, err := index.ReadQueries(open("queries.ndjson"))
+		all, err := folder.ReadQueries(open("queries.ndjson"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var qs, lit []index.Query
+		var qs, lit []folder.Query
 		for _, q := range all {
 			switch q.Kind {
-			case index.KindParaphrase:
+			case folder.KindParaphrase:
 				qs = append(qs, q)
-			case index.KindLiteral:
+			case folder.KindLiteral:
 				lit = append(lit, q)
 			default:
 				t.Fatalf("query %q has kind %q", q.Query, q.Kind)
@@ -173,7 +174,7 @@ func TestShape(t *testing.T) {
 		typed := 0
 		for _, q := range qs {
 			split[q.Split]++
-			if q.Split == index.SplitTrain {
+			if q.Split == folder.SplitTrain {
 				train[q.Query] = true
 			}
 			if q.Type != "" {
@@ -202,20 +203,20 @@ func TestShape(t *testing.T) {
 				t.Fatalf("%q has %d grade-2 items", q.Query, full)
 			}
 		}
-		if split[index.SplitTrain] != 2500 || split[index.SplitTest] != 300 {
+		if split[folder.SplitTrain] != 2500 || split[folder.SplitTest] != 300 {
 			t.Errorf("splits %v", split)
 		}
 		if f := float64(typed) / float64(len(qs)); f < 0.4 || f > 0.6 {
 			t.Errorf("typed share %.2f", f)
 		}
 		for _, q := range qs {
-			if q.Split == index.SplitTest && train[q.Query] {
+			if q.Split == folder.SplitTest && train[q.Query] {
 				t.Errorf("test query %q is also a train query", q.Query)
 			}
 		}
 
 		// Brand names cannot be paraphrased, so few queries carry one.
-		for _, sp := range []string{index.SplitTrain, index.SplitTest} {
+		for _, sp := range []string{folder.SplitTrain, folder.SplitTest} {
 			n, branded := 0, 0
 			for _, q := range qs {
 				if q.Split != sp {
@@ -237,7 +238,7 @@ func TestShape(t *testing.T) {
 				fw := words(form)
 				n := 0
 				for _, q := range qs {
-					if q.Split == index.SplitTrain && containsRun(words(q.Query), fw) {
+					if q.Split == folder.SplitTrain && containsRun(words(q.Query), fw) {
 						n++
 					}
 				}
@@ -260,7 +261,7 @@ func TestShape(t *testing.T) {
 		}
 		content, shared := 0, 0
 		for _, q := range qs {
-			if q.Split != index.SplitTest {
+			if q.Split != folder.SplitTest {
 				continue
 			}
 			text := map[string]bool{}
@@ -293,7 +294,7 @@ func TestShape(t *testing.T) {
 // and LiteralTrain in train, each a new text, in the catalog's words: every word of the query is in
 // the text (title, description, type, attributes) of every relevant item,
 // and every relevant item has the query's type.
-func checkLiteral(t *testing.T, lit, para []index.Query, byID map[string]index.Item) {
+func checkLiteral(t *testing.T, lit, para []folder.Query, byID map[string]index.Item) {
 	split := map[string]int{}
 	texts := map[string]bool{}
 	for _, q := range para {
@@ -330,7 +331,7 @@ func checkLiteral(t *testing.T, lit, para []index.Query, byID map[string]index.I
 	}
 	cfg := DefaultConfig()
 	want := cfg.LiteralQueries
-	if split[index.SplitValid] != want || split[index.SplitTest] != want || split[index.SplitTrain] != cfg.LiteralTrain || len(split) != 3 {
+	if split[folder.SplitValid] != want || split[folder.SplitTest] != want || split[folder.SplitTrain] != cfg.LiteralTrain || len(split) != 3 {
 		t.Errorf("literal splits %v, want %d valid, %d test and %d train", split, want, want, cfg.LiteralTrain)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // literalQueries are queries in the catalog's own words, as a shopper
@@ -20,7 +20,7 @@ import (
 // next LiteralQueries to test, then LiteralTrain to train. Each text is
 // used once, so no valid or test text is a train text; texts already used
 // by a paraphrase query are skipped.
-func (g *gen) literalQueries(used map[string]bool) []index.Query {
+func (g *gen) literalQueries(used map[string]bool) []folder.Query {
 	r := g.rng(4)
 	type cand struct {
 		text  string
@@ -74,7 +74,7 @@ func (g *gen) literalQueries(used map[string]bool) []index.Query {
 	}
 	r.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 
-	var out []index.Query
+	var out []folder.Query
 	for _, c := range cands {
 		if len(out) == 2*g.cfg.LiteralQueries+g.cfg.LiteralTrain {
 			break
@@ -82,23 +82,23 @@ func (g *gen) literalQueries(used map[string]bool) []index.Query {
 		if used[c.text] {
 			continue
 		}
-		var rel []index.Relevance
+		var rel []folder.Relevance
 		typ := ""
 		for _, it := range byID {
 			if (c.typ < 0 || it.typ == c.typ) && c.match(it) {
-				rel = append(rel, index.Relevance{Item: it.ID, Grade: 2})
+				rel = append(rel, folder.Relevance{Item: it.ID, Grade: 2})
 			}
 		}
 		if len(rel) < 3 || len(rel) > 40 {
 			continue
 		}
 		used[c.text] = true
-		q := index.Query{Query: c.text, Relevant: rel, Kind: index.KindLiteral, Split: index.SplitValid}
+		q := folder.Query{Query: c.text, Relevant: rel, Kind: folder.KindLiteral, Split: folder.SplitValid}
 		switch n := len(out); {
 		case n >= 2*g.cfg.LiteralQueries:
-			q.Split = index.SplitTrain
+			q.Split = folder.SplitTrain
 		case n >= g.cfg.LiteralQueries:
-			q.Split = index.SplitTest
+			q.Split = folder.SplitTest
 		}
 		if c.typ >= 0 && r.Float64() < 0.5 {
 			typ = types[c.typ].name

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // Options size the synthetic catalog of Generate.
@@ -65,12 +66,12 @@ func Generate(o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	items, err := os.Create(filepath.Join(o.Out, index.ItemsFile))
+	items, err := os.Create(filepath.Join(o.Out, folder.ItemsFile))
 	if err != nil {
 		return nil, err
 	}
 	defer items.Close()
-	inter, err := os.Create(filepath.Join(o.Out, index.InteractionsFile))
+	inter, err := os.Create(filepath.Join(o.Out, folder.InteractionsFile))
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func Write(items, interactions io.Writer, o Options) (*Result, error) {
 	enc = json.NewEncoder(vw)
 	enc.SetEscapeHTML(false)
 	n := 0
-	var evs []index.Interaction
+	var evs []folder.Interaction
 	for u := range o.Users {
 		evs = g.session(u, evs[:0])
 		for i := range evs {
@@ -355,7 +356,7 @@ func (g *catGen) popularLine(r *rand.Rand) int {
 // session appends user u's events to evs: 6 to 14 distinct items (when
 // the catalog has them), browsing within a line, between the user's
 // favourite lines and to popular ones, split leave-last-out.
-func (g *catGen) session(u int, evs []index.Interaction) []index.Interaction {
+func (g *catGen) session(u int, evs []folder.Interaction) []folder.Interaction {
 	r := g.rng(streamUser, u)
 	const day = 86400
 	user := fmt.Sprintf("u%0*d", g.userWidth, u+1)
@@ -387,10 +388,10 @@ func (g *catGen) session(u int, evs []index.Interaction) []index.Interaction {
 		if r.Float64() < 0.12 {
 			ev = "purchase"
 		}
-		evs = append(evs, index.Interaction{User: user, Item: g.id(item), TS: ts, Event: ev, Split: index.SplitTrain})
+		evs = append(evs, folder.Interaction{User: user, Item: g.id(item), TS: ts, Event: ev, Split: folder.SplitTrain})
 		ts += int64(20 + r.IntN(900))
 	}
-	evs[n-1].Split = index.SplitTest
-	evs[n-2].Split = index.SplitValid
+	evs[n-1].Split = folder.SplitTest
+	evs[n-2].Split = folder.SplitValid
 	return evs
 }

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 )
 
 func genCatalog(t *testing.T, o Options) (items, inter []byte, res *Result) {
@@ -40,7 +40,7 @@ func TestWrite(t *testing.T) {
 			if res.Items != tc.items || res.Users != tc.wantUsers || res.Bytes != int64(len(itemsA)+len(interA)) {
 				t.Fatalf("result %+v, %d bytes", res, len(itemsA)+len(interA))
 			}
-			its, err := index.ReadItems(bytes.NewReader(itemsA))
+			its, err := folder.ReadItems(bytes.NewReader(itemsA))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestWrite(t *testing.T) {
 			if float64(len(titles)) < 0.98*float64(len(its)) {
 				t.Fatalf("%d distinct titles of %d items", len(titles), len(its))
 			}
-			ins, err := index.ReadInteractions(bytes.NewReader(interA))
+			ins, err := folder.ReadInteractions(bytes.NewReader(interA))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,12 +92,12 @@ func TestWrite(t *testing.T) {
 					t.Fatalf("user %s: %d events", ins[i].User, n)
 				}
 				for k := i; k < j; k++ {
-					want := index.SplitTrain
+					want := folder.SplitTrain
 					switch k {
 					case j - 1:
-						want = index.SplitTest
+						want = folder.SplitTest
 					case j - 2:
-						want = index.SplitValid
+						want = folder.SplitValid
 					}
 					if ins[k].Split != want {
 						t.Fatalf("user %s event %d: split %q, want %q", ins[k].User, k-i, ins[k].Split, want)
@@ -123,7 +123,7 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var size int64
-	for _, f := range []string{index.ItemsFile, index.InteractionsFile} {
+	for _, f := range []string{folder.ItemsFile, folder.InteractionsFile} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/neo-search/neo/exporter"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/prior"
@@ -48,7 +49,7 @@ type Options struct {
 
 // DefaultModelDir is where a data folder's model lives unless the caller
 // names one: testdata/model for the demo, DIR/model otherwise.
-func DefaultModelDir(ds *eval.Dataset) string {
+func DefaultModelDir(ds *folder.Folder) string {
 	if ds.Name == "demo" {
 		return filepath.Join(filepath.Dir(ds.Dir), "model")
 	}
@@ -69,7 +70,7 @@ func DefaultModelDir(ds *eval.Dataset) string {
 //
 // used is, per task that fuses, the weights and aggregation (the report's
 // "fusion"). Close the returned Method when done.
-func Add(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods, o Options) (_ *Method, used map[string]any, _ error) {
+func Add(ctx context.Context, ds *folder.Folder, kit *eval.Kit, dir, name string, search, recommend bool, m *eval.Methods, o Options) (_ *Method, used map[string]any, _ error) {
 	eng, uncoded, err := openEngine(ctx, dir, ds.Items, o)
 	if err != nil {
 		return nil, nil, err
@@ -193,7 +194,7 @@ func openOn(ctx context.Context, cat *index.Catalog, modelDir string, items []in
 		withSIDs = append(withSIDs, it)
 	}
 	var buf bytes.Buffer
-	if err := index.WriteNDJSON(&buf, withSIDs); err != nil {
+	if err := folder.WriteNDJSON(&buf, withSIDs); err != nil {
 		return nil, nil, err
 	}
 	rep, err := cat.Import(ctx, &buf, index.ImportOptions{})
@@ -293,7 +294,7 @@ type cachedNeo struct{ m *Method }
 // prior.RRFDepth would cost ten times as much).
 const rrfNeoDepth = 30
 
-func (c *cachedNeo) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+func (c *cachedNeo) Search(ctx context.Context, q folder.Query, k int) ([]string, error) {
 	return c.m.Search(ctx, q, min(k, rrfNeoDepth))
 }
 
@@ -305,7 +306,7 @@ func (c *cachedNeo) Recommend(ctx context.Context, history []string, typ string,
 func (m *Method) Engine() *plugin.Engine { return m.eng }
 
 // Search implements eval.Searcher.
-func (m *Method) Search(ctx context.Context, q index.Query, k int) ([]string, error) {
+func (m *Method) Search(ctx context.Context, q folder.Query, k int) ([]string, error) {
 	req := plugin.Request{Task: plugin.TaskSearch, Query: q.Query, K: k, Format: plugin.FormatIDs}
 	if q.Type != "" {
 		req.Types = []string{q.Type}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/prior"
@@ -23,7 +24,7 @@ const MixedMaxTokens = 64
 // plugin.CheckAnswer: once as neo serves (the fact guard on) and once
 // without the guard on the first min(n, unguarded) of them. It leaves the
 // guard on.
-func Mixed(ctx context.Context, eng *plugin.Engine, ds *eval.Dataset, n, unguarded int) (*eval.MixedReport, error) {
+func Mixed(ctx context.Context, eng *plugin.Engine, ds *folder.Folder, n, unguarded int) (*eval.MixedReport, error) {
 	f, err := eng.Facts()
 	if err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func Mixed(ctx context.Context, eng *plugin.Engine, ds *eval.Dataset, n, unguard
 // check (Mixed, 300 of them also without the guard) when neo is among the
 // methods kept (only) and the data has interactions.
 func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Options) (*eval.Report, error) {
-	ds, err := eval.LoadDataset(dir)
+	ds, err := folder.Load(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func RunDir(ctx context.Context, dir, model, only string, opt eval.Options, o Op
 // history of a test user, as mixed answers and as top-5 recommendations;
 // an item named matches when its brand (colour) is the one asked for. The
 // same requests without the ask are the rate before asks were heard.
-func Asks(ctx context.Context, eng *plugin.Engine, ds *eval.Dataset, n int) (*eval.AskReport, error) {
+func Asks(ctx context.Context, eng *plugin.Engine, ds *folder.Folder, n int) (*eval.AskReport, error) {
 	cases, _ := ds.CasesOf("test")
 	cases = eval.Spaced(cases, n)
 	var avail []index.Item

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/onnx"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
@@ -56,12 +56,12 @@ func TestParseFusion(t *testing.T) {
 }
 
 func TestHoldOutQueries(t *testing.T) {
-	ds := &eval.Dataset{}
+	ds := &folder.Folder{}
 	for i := range 200 {
 		kind := []string{"literal", "paraphrase"}[i%2]
-		ds.Queries = append(ds.Queries, index.Query{Query: "q" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Kind: kind, Split: "train"})
+		ds.Queries = append(ds.Queries, folder.Query{Query: "q" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Kind: kind, Split: "train"})
 	}
-	ds.Queries = append(ds.Queries, index.Query{Query: "t", Kind: "paraphrase", Split: "test"}, index.Query{Query: "v", Kind: "literal", Split: "valid"})
+	ds.Queries = append(ds.Queries, folder.Query{Query: "t", Kind: "paraphrase", Split: "test"}, folder.Query{Query: "v", Kind: "literal", Split: "valid"})
 	if got := kindsMissingFromValid(ds); !slices.Equal(got, []string{"paraphrase"}) {
 		t.Fatalf("missing kinds %v, want [paraphrase]", got)
 	}
@@ -88,12 +88,12 @@ func TestHoldOutQueries(t *testing.T) {
 
 // demo is the demo data folder and a copy of the committed model (Tune
 // writes fusion.json into it); skipped without onnxruntime.
-func demo(t *testing.T) (*eval.Dataset, string) {
+func demo(t *testing.T) (*folder.Folder, string) {
 	t.Helper()
 	if _, err := onnx.FindLibrary(""); err != nil {
 		t.Skip("onnxruntime library not found (run scripts/install-onnxruntime.sh): ", err)
 	}
-	ds, err := eval.LoadDataset(filepath.Join("..", "..", "..", "testdata", "demo"))
+	ds, err := folder.Load(filepath.Join("..", "..", "..", "testdata", "demo"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/plugin"
 	"github.com/neo-search/neo/plugin/eval"
@@ -67,7 +67,7 @@ type TuneOptions struct {
 // the model) — by coordinate ascent over eval.TuneGrid, rrf first. A task
 // whose experts do not beat the model alone on valid gets no weights. It
 // writes the model directory's fusion.json.
-func Tune(ctx context.Context, ds *eval.Dataset, model string, o TuneOptions) (*TuneReport, error) {
+func Tune(ctx context.Context, ds *folder.Folder, model string, o TuneOptions) (*TuneReport, error) {
 	start := time.Now()
 	k, limit, aggs := o.K, o.Limit, o.Aggs
 	if len(aggs) == 0 {
@@ -90,7 +90,7 @@ func Tune(ctx context.Context, ds *eval.Dataset, model string, o TuneOptions) (*
 	type task struct {
 		name, metric string
 		experts      []string
-		ds           *eval.Dataset
+		ds           *folder.Folder
 		note         string
 	}
 	var tasks []task
@@ -187,10 +187,10 @@ func Tune(ctx context.Context, ds *eval.Dataset, model string, o TuneOptions) (*
 	return rep, nil
 }
 
-// kindsMissingFromValid lists the query kinds (index.Query.Kind, "" for
+// kindsMissingFromValid lists the query kinds (folder.Query.Kind, "" for
 // unlabelled) of the test split that the valid split lacks: all of them
 // when there are no valid queries.
-func kindsMissingFromValid(ds *eval.Dataset) []string {
+func kindsMissingFromValid(ds *folder.Folder) []string {
 	valid := map[string]bool{}
 	for _, q := range ds.QueriesOf("valid") {
 		valid[q.Kind] = true
@@ -207,9 +207,9 @@ func kindsMissingFromValid(ds *eval.Dataset) []string {
 
 // holdOutQueries returns a copy of ds in which one in five train queries
 // of the given kinds, chosen by a hash of their text, becomes "valid".
-func holdOutQueries(ds *eval.Dataset, kinds []string) *eval.Dataset {
+func holdOutQueries(ds *folder.Folder, kinds []string) *folder.Folder {
 	c := *ds
-	c.Queries = make([]index.Query, len(ds.Queries))
+	c.Queries = make([]folder.Query, len(ds.Queries))
 	copy(c.Queries, ds.Queries)
 	for i := range c.Queries {
 		if c.Queries[i].Split != "train" || !slices.Contains(kinds, c.Queries[i].Kind) {

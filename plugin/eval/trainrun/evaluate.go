@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/plugin/eval/neoeval"
 )
@@ -18,7 +19,7 @@ import (
 // arm's catalog first and the cases of new-item targets are reported
 // apart. It fills the report's fusion and
 // tr's evaluation figures (decode speed per arm, new items coded).
-func Evaluate(ctx context.Context, ds *eval.Dataset, tr *Report, work, only string, opt eval.Options, neo neoeval.Options) (*eval.Report, error) {
+func Evaluate(ctx context.Context, ds *folder.Folder, tr *Report, work, only string, opt eval.Options, neo neoeval.Options) (*eval.Report, error) {
 	t0 := time.Now()
 	if tr.fresh != nil {
 		ds = ds.Cold(tr.fresh)
@@ -44,7 +45,7 @@ func Evaluate(ctx context.Context, ds *eval.Dataset, tr *Report, work, only stri
 // adds it to the blocks it was trained for, recording the fusion of the
 // entries in used. The cleanup records the arms' decode statistics, then
 // closes the engines.
-func addArms(ctx context.Context, ds *eval.Dataset, kit *eval.Kit, arms []*ArmInfo, m *eval.Methods, o neoeval.Options, used map[string]any) (func(), error) {
+func addArms(ctx context.Context, ds *folder.Folder, kit *eval.Kit, arms []*ArmInfo, m *eval.Methods, o neoeval.Options, used map[string]any) (func(), error) {
 	var opened []*neoeval.Method
 	var infos []*ArmInfo
 	cleanup := func() {

@@ -21,6 +21,7 @@ import (
 	"github.com/neo-search/neo/exporter/trainer"
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/assign"
+	"github.com/neo-search/neo/index/folder"
 	"github.com/neo-search/neo/internal/fsutil"
 	"github.com/neo-search/neo/plugin/eval"
 	"github.com/neo-search/neo/sid"
@@ -134,7 +135,7 @@ const IndexDir = "eval-train-index"
 
 // Run imports the data folder's items into work/IndexDir, assigns SIDs,
 // and exports and trains each arm into work/ARM/{export,model}.
-func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report, error) {
+func Run(ctx context.Context, ds *folder.Folder, o Options, work string) (*Report, error) {
 	logw := o.Log
 	if logw == nil {
 		logw = os.Stderr
@@ -170,13 +171,13 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 	hasQ, hasI := trainCount(ds, true) > 0, trainCount(ds, false) > 0
 	switch {
 	case !ds.HasQueries:
-		skip("no %s in %s: search is not measured (no search block), no search arm", index.QueriesFile, ds.Dir)
+		skip("no %s in %s: search is not measured (no search block), no search arm", folder.QueriesFile, ds.Dir)
 	case !hasQ:
 		skip("no train queries in %s: no search arm", ds.Dir)
 	}
 	switch {
 	case !ds.HasInteractions:
-		skip("no %s in %s: recommendation is not measured (no recommend block), no recommend arm", index.InteractionsFile, ds.Dir)
+		skip("no %s in %s: recommendation is not measured (no recommend block), no recommend arm", folder.InteractionsFile, ds.Dir)
 	case !hasI:
 		skip("no train interactions in %s: no recommend arm", ds.Dir)
 	}
@@ -254,10 +255,10 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		return nil, err
 	}
 	_ = os.Remove(assign.QuantizerPath(indexDir))
-	itemsFile := filepath.Join(ds.Dir, index.ItemsFile)
+	itemsFile := filepath.Join(ds.Dir, folder.ItemsFile)
 	inter := ""
 	if ds.HasInteractions {
-		inter = filepath.Join(ds.Dir, index.InteractionsFile)
+		inter = filepath.Join(ds.Dir, folder.InteractionsFile)
 	}
 	interactions, queries := ds.Interactions, ds.Queries
 	if o.Cold < 0 || o.Cold >= 1 {
@@ -278,12 +279,12 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		if err := os.MkdirAll(work, 0o755); err != nil {
 			return nil, err
 		}
-		itemsFile = filepath.Join(work, "cold-"+index.ItemsFile)
+		itemsFile = filepath.Join(work, "cold-"+folder.ItemsFile)
 		if err := writeNDJSON(itemsFile, old); err != nil {
 			return nil, err
 		}
 		if inter != "" {
-			inter = filepath.Join(work, "cold-"+index.InteractionsFile)
+			inter = filepath.Join(work, "cold-"+folder.InteractionsFile)
 			if err := writeNDJSON(inter, interactions); err != nil {
 				return nil, err
 			}
@@ -301,7 +302,7 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 		return nil, err
 	}
 	if bad := brep.Import.Bad; len(bad) > 0 {
-		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(bad), index.ItemsFile, bad[0].Error())
+		return nil, fmt.Errorf("import: %d bad lines in %s, first: %s", len(bad), folder.ItemsFile, bad[0].Error())
 	}
 	say("imported %d items into %s", brep.Import.Imported, indexDir)
 	tr.SIDSeconds = brep.SIDSeconds
@@ -364,16 +365,16 @@ func Run(ctx context.Context, ds *eval.Dataset, o Options, work string) (*Report
 
 // withoutItems drops every interaction and query (any split) that names
 // an item of drop.
-func withoutItems(xs []index.Interaction, qs []index.Query, drop map[string]bool) ([]index.Interaction, []index.Query) {
-	var ox []index.Interaction
+func withoutItems(xs []folder.Interaction, qs []folder.Query, drop map[string]bool) ([]folder.Interaction, []folder.Query) {
+	var ox []folder.Interaction
 	for _, x := range xs {
 		if !drop[x.Item] {
 			ox = append(ox, x)
 		}
 	}
-	var oq []index.Query
+	var oq []folder.Query
 	for _, q := range qs {
-		if !slices.ContainsFunc(q.Relevant, func(r index.Relevance) bool { return drop[r.Item] }) {
+		if !slices.ContainsFunc(q.Relevant, func(r folder.Relevance) bool { return drop[r.Item] }) {
 			oq = append(oq, q)
 		}
 	}
@@ -381,23 +382,23 @@ func withoutItems(xs []index.Interaction, qs []index.Query, drop map[string]bool
 }
 
 func writeNDJSON[T any](path string, records []T) error {
-	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { return index.WriteNDJSON(w, records) })
+	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { return folder.WriteNDJSON(w, records) })
 }
 
 // trainCount counts the data set's train queries (queries true) or train
 // interactions.
-func trainCount(ds *eval.Dataset, queries bool) int {
+func trainCount(ds *folder.Folder, queries bool) int {
 	n := 0
 	if queries {
 		for _, q := range ds.Queries {
-			if index.IsTrain(q.Split) {
+			if folder.IsTrain(q.Split) {
 				n++
 			}
 		}
 		return n
 	}
 	for _, x := range ds.Interactions {
-		if index.IsTrain(x.Split) {
+		if folder.IsTrain(x.Split) {
 			n++
 		}
 	}

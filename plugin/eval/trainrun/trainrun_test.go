@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/neo-search/neo/index"
-	"github.com/neo-search/neo/plugin/eval"
+	"github.com/neo-search/neo/index/folder"
 )
 
 // Bad options fail before any import or training, saying which flag.
 func TestRunBadOptions(t *testing.T) {
-	ds := &eval.Dataset{Dir: t.TempDir(), Items: []index.Item{{ID: "a", Type: "t"}}}
+	ds := &folder.Folder{Dir: t.TempDir(), Items: []index.Item{{ID: "a", Type: "t"}}}
 	good := Options{Arms: "multi", CoocWeight: 0.5, Levels: 3}
 	for _, tc := range []struct {
 		name string

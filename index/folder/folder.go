@@ -1,4 +1,4 @@
-package eval
+package folder
 
 import (
 	"bufio"
@@ -13,44 +13,45 @@ import (
 	"github.com/neo-search/neo/index"
 )
 
-// Dataset is a data folder loaded for evaluation.
-type Dataset struct {
+// Folder is a data folder, loaded whole (docs/CONTRACTS.md): what the
+// evaluation, the trainer's pipeline and the benchmarks read.
+type Folder struct {
 	Name string // folder base name, e.g. "demo"
 	Dir  string
 
-	// Items are read with index.ReadItems (types normalised as in the
+	// Items are read with ReadItems (types normalised as in the
 	// catalog; a missing in_stock means in stock).
 	Items []index.Item
 	// Interactions and Queries are as read, Split defaulted to "train".
-	Interactions []index.Interaction
-	Queries      []index.Query
+	Interactions []Interaction
+	Queries      []Query
 	// HasInteractions / HasQueries are false when the file is missing.
 	HasInteractions bool
 	HasQueries      bool
 	// Split says whether the interactions kept their own split fields or
-	// were split leave-last-out (index.SplitLeaveLastOut), with counts.
-	Split index.SplitReport
+	// were split leave-last-out (SplitLeaveLastOut), with counts.
+	Split SplitReport
 
 	byID map[string]int
 }
 
-// LoadDataset reads a data folder: items.ndjson (required),
+// Load reads a data folder: items.ndjson (required),
 // interactions.ndjson and queries.ndjson (optional).
-func LoadDataset(dir string) (*Dataset, error) {
-	ds := &Dataset{Name: filepath.Base(filepath.Clean(dir)), Dir: dir}
-	f, err := os.Open(filepath.Join(dir, index.ItemsFile))
+func Load(dir string) (*Folder, error) {
+	ds := &Folder{Name: filepath.Base(filepath.Clean(dir)), Dir: dir}
+	f, err := os.Open(filepath.Join(dir, ItemsFile))
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", dir, err)
 	}
-	ds.Items, err = index.ReadItems(bufio.NewReader(f))
+	ds.Items, err = ReadItems(bufio.NewReader(f))
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, index.ItemsFile), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ItemsFile), err)
 	}
 	ds.byID = make(map[string]int, len(ds.Items))
 	for i, it := range ds.Items {
 		if _, dup := ds.byID[it.ID]; dup {
-			return nil, fmt.Errorf("%s: duplicate item id %q", filepath.Join(dir, index.ItemsFile), it.ID)
+			return nil, fmt.Errorf("%s: duplicate item id %q", filepath.Join(dir, ItemsFile), it.ID)
 		}
 		ds.byID[it.ID] = i
 	}
@@ -61,30 +62,30 @@ func LoadDataset(dir string) (*Dataset, error) {
 		}
 		return f, err == nil, err
 	}
-	if f, ok, err := open(index.InteractionsFile); err != nil {
+	if f, ok, err := open(InteractionsFile); err != nil {
 		return nil, err
 	} else if ok {
-		ds.Interactions, err = index.ReadInteractions(bufio.NewReader(f))
+		ds.Interactions, err = ReadInteractions(bufio.NewReader(f))
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, index.InteractionsFile), err)
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, InteractionsFile), err)
 		}
 		ds.HasInteractions = true
 		// a log without split fields is split leave-last-out per user
-		ds.Split = index.SplitLeaveLastOut(ds.Interactions)
+		ds.Split = SplitLeaveLastOut(ds.Interactions)
 		for i := range ds.Interactions {
 			if ds.Interactions[i].Split == "" {
 				ds.Interactions[i].Split = "train"
 			}
 		}
 	}
-	if f, ok, err := open(index.QueriesFile); err != nil {
+	if f, ok, err := open(QueriesFile); err != nil {
 		return nil, err
 	} else if ok {
-		ds.Queries, err = index.ReadQueries(bufio.NewReader(f))
+		ds.Queries, err = ReadQueries(bufio.NewReader(f))
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, index.QueriesFile), err)
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, QueriesFile), err)
 		}
 		ds.HasQueries = true
 		for i := range ds.Queries {
@@ -97,7 +98,7 @@ func LoadDataset(dir string) (*Dataset, error) {
 }
 
 // Item returns the item with the given id.
-func (ds *Dataset) Item(id string) (index.Item, bool) {
+func (ds *Folder) Item(id string) (index.Item, bool) {
 	i, ok := ds.byID[id]
 	if !ok {
 		return index.Item{}, false
@@ -106,8 +107,8 @@ func (ds *Dataset) Item(id string) (index.Item, bool) {
 }
 
 // Train returns the interactions of split "train".
-func (ds *Dataset) Train() []index.Interaction {
-	var out []index.Interaction
+func (ds *Folder) Train() []Interaction {
+	var out []Interaction
 	for _, x := range ds.Interactions {
 		if x.Split == "train" {
 			out = append(out, x)
@@ -117,8 +118,8 @@ func (ds *Dataset) Train() []index.Interaction {
 }
 
 // QueriesOf returns the queries of one split ("train" or "test").
-func (ds *Dataset) QueriesOf(split string) []index.Query {
-	var out []index.Query
+func (ds *Folder) QueriesOf(split string) []Query {
+	var out []Query
 	for _, q := range ds.Queries {
 		if q.Split == split {
 			out = append(out, q)
@@ -142,7 +143,7 @@ type RecommendCase struct {
 // "test" the history is the user's train+valid events, for "valid" the
 // train events (docs/CONTRACTS.md). dropped counts target interactions
 // whose item is not in the catalog.
-func (ds *Dataset) CasesOf(split string) (cases []RecommendCase, dropped int) {
+func (ds *Folder) CasesOf(split string) (cases []RecommendCase, dropped int) {
 	type ev struct {
 		item string
 		ts   int64
@@ -182,4 +183,28 @@ func (ds *Dataset) CasesOf(split string) (cases []RecommendCase, dropped int) {
 		}
 	}
 	return cases, dropped
+}
+
+// Cold returns the folder as a cold-start run sees it: the items named
+// in fresh were added after training, so every train interaction and train
+// query that names one is gone (no model, baseline or prior learns from
+// them). Valid and test records stay: they are what happened after the
+// items arrived, and their targets may be new items.
+func (ds *Folder) Cold(fresh map[string]bool) *Folder {
+	out := *ds
+	out.Interactions = nil
+	for _, x := range ds.Interactions {
+		if x.Split == SplitTrain && fresh[x.Item] {
+			continue
+		}
+		out.Interactions = append(out.Interactions, x)
+	}
+	out.Queries = nil
+	for _, q := range ds.Queries {
+		if q.Split == SplitTrain && slices.ContainsFunc(q.Relevant, func(r Relevance) bool { return fresh[r.Item] }) {
+			continue
+		}
+		out.Queries = append(out.Queries, q)
+	}
+	return &out
 }

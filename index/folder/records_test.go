@@ -1,12 +1,14 @@
-package index
+package folder
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/internal/recordtest"
 )
 
 func TestReadInteractions(t *testing.T) {
@@ -40,7 +42,7 @@ func TestReadInteractions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := `{"user":"u","item":"i","ts":1,"event":"view"}` + "\n\n" + tc.line + "\n"
 			got, err := ReadInteractions(strings.NewReader(in))
-			var le *LineError
+			var le *index.LineError
 			if !errors.As(err, &le) || le.Line != 3 || !strings.Contains(le.Reason, tc.reason) {
 				t.Fatalf("err = %v, want line 3: ~%q", err, tc.reason)
 			}
@@ -84,7 +86,7 @@ func TestReadQueries(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ReadQueries(strings.NewReader("\n" + tc.line))
-			var le *LineError
+			var le *index.LineError
 			if !errors.As(err, &le) || le.Line != 2 || !strings.Contains(le.Reason, tc.reason) {
 				t.Fatalf("err = %v, want line 2: ~%q", err, tc.reason)
 			}
@@ -94,7 +96,7 @@ func TestReadQueries(t *testing.T) {
 
 func TestReadItems(t *testing.T) {
 	_, err := ReadItems(strings.NewReader(`{"id":"a","type":"ring"}` + "\n" + `{"id":"b","type":"ring","price":"x"}`))
-	var le *LineError
+	var le *index.LineError
 	if !errors.As(err, &le) || le.Line != 2 || le.ID != "b" {
 		t.Fatalf("err = %v", err)
 	}
@@ -115,22 +117,6 @@ func TestWriteNDJSON(t *testing.T) {
 	}
 }
 
-// roundTrip checks that a record a parser accepts is read back unchanged
-// after marshalling.
-func roundTrip[T any](t *testing.T, v T, parse func([]byte) (T, error)) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := parse(b)
-	if err != nil {
-		t.Fatalf("re-parse of %s: %v", b, err)
-	}
-	if !reflect.DeepEqual(v, again) {
-		t.Fatalf("round trip changed the record:\n%+v\n%+v", v, again)
-	}
-}
-
 func FuzzParseInteraction(f *testing.F) {
 	f.Add([]byte(`{"user":"u1","item":"sku-1","ts":1700000000,"event":"view","split":"valid"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
@@ -141,7 +127,7 @@ func FuzzParseInteraction(f *testing.F) {
 		if in.User == "" || in.Item == "" || in.Event == "" || in.Split == "" {
 			t.Fatalf("accepted incomplete record %+v", in)
 		}
-		roundTrip(t, in, ParseInteraction)
+		recordtest.RoundTrip(t, in, ParseInteraction)
 	})
 }
 
@@ -156,6 +142,6 @@ func FuzzParseQuery(f *testing.F) {
 		if q.Query == "" || len(q.Relevant) == 0 || q.Split == "" {
 			t.Fatalf("accepted incomplete record %+v", q)
 		}
-		roundTrip(t, q, ParseQuery)
+		recordtest.RoundTrip(t, q, ParseQuery)
 	})
 }

@@ -1,4 +1,4 @@
-package index
+package folder
 
 import (
 	"bufio"
@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/neo-search/neo/index"
+	"github.com/neo-search/neo/internal/strictjson"
+	"github.com/neo-search/neo/internal/textutil"
 	"github.com/neo-search/neo/sid"
 )
 
@@ -65,20 +69,20 @@ const MaxGrade = 100
 // split one of train, valid, test; unknown fields are errors.
 func ParseInteraction(line []byte) (Interaction, error) {
 	var in Interaction
-	m, err := object(line)
+	m, err := strictjson.Object(line)
 	if err != nil {
 		return in, err
 	}
-	if err := checkFields(m, "user", "item", "ts", "event", "split"); err != nil {
+	if err := strictjson.CheckFields(m, "user", "item", "ts", "event", "split"); err != nil {
 		return in, err
 	}
-	if in.User, err = requiredStr(m, "user"); err != nil {
+	if in.User, err = strictjson.RequiredStr(m, "user"); err != nil {
 		return in, err
 	}
-	if in.Item, err = requiredStr(m, "item"); err != nil {
+	if in.Item, err = strictjson.RequiredStr(m, "item"); err != nil {
 		return in, err
 	}
-	ts, ok, err := integer(m, "ts")
+	ts, ok, err := strictjson.Integer(m, "ts")
 	if err != nil {
 		return in, err
 	}
@@ -86,7 +90,7 @@ func ParseInteraction(line []byte) (Interaction, error) {
 		return in, errors.New("missing field \"ts\"")
 	}
 	in.TS = ts
-	if in.Event, err = requiredStr(m, "event"); err != nil {
+	if in.Event, err = strictjson.RequiredStr(m, "event"); err != nil {
 		return in, err
 	}
 	in.Split, err = split(m)
@@ -99,14 +103,14 @@ func ParseInteraction(line []byte) (Interaction, error) {
 // integer grades in 0..MaxGrade, split train, valid or test.
 func ParseQuery(line []byte) (Query, error) {
 	var q Query
-	m, err := object(line)
+	m, err := strictjson.Object(line)
 	if err != nil {
 		return q, err
 	}
-	if err := checkFields(m, "query", "type", "relevant", "split", "kind"); err != nil {
+	if err := strictjson.CheckFields(m, "query", "type", "relevant", "split", "kind"); err != nil {
 		return q, err
 	}
-	if k, ok, err := str(m, "kind"); err != nil {
+	if k, ok, err := strictjson.Str(m, "kind"); err != nil {
 		return q, err
 	} else if ok && k != "" {
 		if !isKindWord(k) {
@@ -114,10 +118,10 @@ func ParseQuery(line []byte) (Query, error) {
 		}
 		q.Kind = k
 	}
-	if q.Query, err = requiredStr(m, "query"); err != nil {
+	if q.Query, err = strictjson.RequiredStr(m, "query"); err != nil {
 		return q, err
 	}
-	if t, ok, err := str(m, "type"); err != nil {
+	if t, ok, err := strictjson.Str(m, "type"); err != nil {
 		return q, err
 	} else if ok && t != "" {
 		if q.Type = sid.NormalizeType(t); q.Type == "" {
@@ -125,15 +129,15 @@ func ParseQuery(line []byte) (Query, error) {
 		}
 	}
 	raw, ok := m["relevant"]
-	if !ok || isNull(raw) {
+	if !ok || strictjson.IsNull(raw) {
 		return q, errors.New("missing field \"relevant\"")
 	}
-	if kindOf(raw) != "array" {
-		return q, fieldError("relevant", "an array", raw)
+	if strictjson.KindOf(raw) != "array" {
+		return q, strictjson.FieldError("relevant", "an array", raw)
 	}
 	var rels []json.RawMessage
 	if err := json.Unmarshal(raw, &rels); err != nil {
-		return q, fmt.Errorf("field \"relevant\": %s", jsonReason(err))
+		return q, fmt.Errorf("field \"relevant\": %s", strictjson.Reason(err))
 	}
 	if len(rels) == 0 {
 		return q, errors.New("field \"relevant\" is empty")
@@ -168,20 +172,20 @@ func isKindWord(s string) bool {
 
 func parseRelevance(raw []byte) (Relevance, error) {
 	var r Relevance
-	if kindOf(raw) != "object" {
-		return r, fmt.Errorf("want an object, got %s", kindOf(raw))
+	if strictjson.KindOf(raw) != "object" {
+		return r, fmt.Errorf("want an object, got %s", strictjson.KindOf(raw))
 	}
-	m, err := object(raw)
+	m, err := strictjson.Object(raw)
 	if err != nil {
 		return r, err
 	}
-	if err := checkFields(m, "item", "grade"); err != nil {
+	if err := strictjson.CheckFields(m, "item", "grade"); err != nil {
 		return r, err
 	}
-	if r.Item, err = requiredStr(m, "item"); err != nil {
+	if r.Item, err = strictjson.RequiredStr(m, "item"); err != nil {
 		return r, err
 	}
-	g, ok, err := integer(m, "grade")
+	g, ok, err := strictjson.Integer(m, "grade")
 	if err != nil {
 		return r, err
 	}
@@ -210,13 +214,19 @@ func ReadQueries(r io.Reader) ([]Query, error) {
 // ReadItems reads an items.ndjson stream, skipping blank lines. The first
 // bad line stops it with a *LineError; use Catalog.Import to skip bad
 // lines instead.
-func ReadItems(r io.Reader) ([]Item, error) {
-	return readAll(r, parseItem)
+func ReadItems(r io.Reader) ([]index.Item, error) {
+	return readAll(r, func(line []byte) (index.Item, error) {
+		it, err := index.ParseItem(line)
+		if err != nil { // the line error says the record is bad already
+			err = errors.New(strings.TrimPrefix(err.Error(), index.ErrInvalidItem.Error()+": "))
+		}
+		return it, err
+	})
 }
 
 func readAll[T any](r io.Reader, parse func([]byte) (T, error)) ([]T, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
+	sc.Buffer(make([]byte, 64<<10), index.MaxLineBytes)
 	var out []T
 	n := 0
 	for sc.Scan() {
@@ -230,13 +240,13 @@ func readAll[T any](r io.Reader, parse func([]byte) (T, error)) ([]T, error) {
 		}
 		v, err := parse(line)
 		if err != nil {
-			return out, &LineError{Line: n, ID: recordID(v), Reason: err.Error()}
+			return out, &index.LineError{Line: n, ID: recordID(v), Reason: err.Error()}
 		}
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return out, &LineError{Line: n + 1, Reason: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
+			return out, &index.LineError{Line: n + 1, Reason: fmt.Sprintf("longer than %d bytes", index.MaxLineBytes)}
 		}
 		return out, err
 	}
@@ -245,7 +255,7 @@ func readAll[T any](r io.Reader, parse func([]byte) (T, error)) ([]T, error) {
 
 // recordID is the id a LineError names: an item's id.
 func recordID(v any) string {
-	if it, ok := v.(Item); ok {
+	if it, ok := v.(index.Item); ok {
 		return it.ID
 	}
 	return ""
@@ -260,8 +270,24 @@ func WriteNDJSON[T any](w io.Writer, records []T) error {
 	enc.SetEscapeHTML(false)
 	for i := range records {
 		if err := enc.Encode(&records[i]); err != nil {
-			return fmt.Errorf("index: record %d: %w", i, err)
+			return fmt.Errorf("folder: record %d: %w", i, err)
 		}
 	}
 	return bw.Flush()
 }
+
+// split checks a record's split, defaulting to "train".
+func split(m map[string]json.RawMessage) (string, error) {
+	s, ok, err := strictjson.Str(m, "split")
+	if err != nil || !ok || s == "" {
+		return SplitTrain, err
+	}
+	switch s {
+	case SplitTrain, SplitValid, SplitTest:
+		return s, nil
+	}
+	return "", fmt.Errorf("field \"split\": %q is not one of train, valid, test", clip(s))
+}
+
+// clip quotes input briefly in error messages.
+func clip(s string) string { return textutil.Clip(s, 64) }
