@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,7 @@ func (c *Catalog) Items() ([]Item, error) {
 		out = append(out, it)
 		return err
 	})
+	slices.SortFunc(out, func(a, b Item) int { return strings.Compare(a.ID, b.ID) })
 	return out, err
 }
 

@@ -6,40 +6,101 @@ import (
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
-	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	bindex "github.com/blevesearch/bleve_index_api"
 )
 
-// scanPage is the number of hits fetched per search while scanning.
-const scanPage = 2000
-
-// scan calls fn for every document matching q, in id order, with the given
-// stored fields. It pages with search_after on _id, so the cost stays
-// linear however deep it goes; it stops when ctx is done.
-func (c *Catalog) scan(ctx context.Context, q query.Query, fields []string, fn func(id string, fields map[string]any) error) error {
-	var after []string
-	for {
-		req := bleve.NewSearchRequestOptions(q, scanPage, 0, false)
-		req.SortBy([]string{"_id"})
-		req.Score = "none"
-		req.Fields = fields
-		req.SearchAfter = after
-		if err := ctx.Err(); err != nil {
+// scan calls fn for every document matching q, in index order (not id
+// order: sort what it collects when order matters), with the given fields:
+// sid and in_stock from doc values, _source from the stored document. It
+// walks one searcher over one index reader, so its cost is linear in the
+// matches (paging sorted searches with search_after cost a full pass per
+// page: 125 s for a snapshot of 1M items); it stops when ctx is done.
+func (c *Catalog) scan(ctx context.Context, q query.Query, fields []string, fn func(id string, fields map[string]any) error) (err error) {
+	ai, err := c.idx.Advanced()
+	if err != nil {
+		return err
+	}
+	r, err := ai.Reader()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	s, err := q.Searcher(ctx, r, c.idx.Mapping(), search.SearcherOptions{Score: "none"})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var dvFields []string
+	source := false
+	for _, f := range fields {
+		if f == FieldSource {
+			source = true
+		} else {
+			dvFields = append(dvFields, f)
+		}
+	}
+	var dv bindex.DocValueReader
+	if len(dvFields) > 0 {
+		if dv, err = r.DocValueReader(dvFields); err != nil {
 			return err
 		}
-		res, err := c.idx.SearchInContext(ctx, req)
-		if err != nil {
-			return err
-		}
-		for _, h := range res.Hits {
-			if err := fn(h.ID, h.Fields); err != nil {
+	}
+	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
+	var vals map[string]any
+	for n := 0; ; n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		if len(res.Hits) < scanPage {
+		dm, err := s.Next(sctx)
+		if err != nil {
+			return err
+		}
+		if dm == nil {
 			return nil
 		}
-		after = []string{res.Hits[len(res.Hits)-1].ID}
+		id, err := r.ExternalID(dm.IndexInternalID)
+		if err != nil {
+			return err
+		}
+		if len(fields) > 0 {
+			vals = make(map[string]any, len(fields))
+		}
+		if dv != nil {
+			if err := dv.VisitDocValues(dm.IndexInternalID, func(field string, term []byte) {
+				if field == FieldInStock {
+					vals[field] = string(term) == "T"
+				} else {
+					vals[field] = string(term)
+				}
+			}); err != nil {
+				return err
+			}
+		}
+		if source {
+			doc, err := r.Document(id)
+			if err != nil {
+				return err
+			}
+			if doc != nil {
+				doc.VisitFields(func(f bindex.Field) {
+					if f.Name() == FieldSource {
+						vals[FieldSource] = string(f.Value())
+					}
+				})
+			}
+		}
+		sctx.DocumentMatchPool.Put(dm)
+		if err := fn(id, vals); err != nil {
+			return err
+		}
 	}
 }
 

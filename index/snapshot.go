@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 
@@ -274,14 +275,14 @@ func (c *Catalog) readSnapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: rebuild: %w", err)
 	}
+	slices.SortFunc(recs, func(a, b rec) int { return strings.Compare(a.id, b.id) })
 	width := 0
 	for w, n := range widths {
 		if n > widths[width] || n == widths[width] && w < width {
 			width = w
 		}
 	}
-	// recs are in id order (scan sorts by id), so the first owner of a
-	// duplicated SID wins.
+	// recs are in id order, so the first owner of a duplicated SID wins.
 	seen := map[string]bool{}
 	keep := recs[:0]
 	for _, r := range recs {
