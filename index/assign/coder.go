@@ -97,18 +97,26 @@ func (c *Coder) Put(it index.Item) (string, error) {
 	// fastest: SID = (codes[l] + off[l]) mod radix[l] per semantic level
 	off := make([]int, len(radix))
 	cs := make([]int, len(radix))
+	// The snapshot (updated by every write) tells a taken SID without a
+	// write attempt, so a crowded group costs lookups, not index searches;
+	// an SID it still holds for a deleted item is skipped too.
+	snap := c.cat.Snapshot()
 	for try := 0; try < maxTries; try++ {
 		for l := range codes {
 			cs[l] = (codes[l] + off[l]) % radix[l]
 		}
 		cs[len(codes)] = off[len(codes)]
-		it.SID = sid.SID{Type: typ, Codes: append([]int(nil), cs...)}.Key()
-		err := c.cat.Put(it)
-		if err == nil {
-			return it.SID, nil
-		}
-		if !errors.Is(err, index.ErrDuplicateSID) { // taken, perhaps by a concurrent write: Put checks under the catalog's lock
-			return "", err
+		s := sid.SID{Type: typ, Codes: append([]int(nil), cs...)}
+		if _, taken := snap.Lookup(s); !taken {
+			it.SID = s.Key()
+			err := c.cat.Put(it)
+			if err == nil {
+				return it.SID, nil
+			}
+			if !errors.Is(err, index.ErrDuplicateSID) { // taken, perhaps by a concurrent write: Put checks under the catalog's lock
+				return "", err
+			}
+			snap = c.cat.Snapshot()
 		}
 		l := len(off) - 1
 		for ; l >= 0; l-- {
