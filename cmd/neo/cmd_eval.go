@@ -169,10 +169,7 @@ func evalTuneMain(ctx context.Context, dir, model string, o neoeval.TuneOptions,
 		fmt.Fprintln(os.Stderr, "neo eval --tune:", err)
 		return 1
 	}
-	if model == "" {
-		model = neoeval.DefaultModelDir(ds)
-	}
-	rep, err := neoeval.Tune(ctx, ds, model, o)
+	rep, err := neoeval.Tune(ctx, ds, model, o) // "" is the folder's default model
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "neo eval --tune:", err)
 		return 1
@@ -185,6 +182,6 @@ func evalTuneMain(ctx context.Context, dir, model string, o neoeval.TuneOptions,
 	for name, t := range rep.Tasks {
 		fmt.Printf("%s: %s on %s (%d cases): model alone %.4f, tuned %.4f with %v (%s)\n", name, t.Metric, t.Split, t.Cases, t.Pure, t.Best, map[string]float64(t.Weights), t.Agg)
 	}
-	fmt.Printf("wrote %s\n", filepath.Join(model, plugin.FusionFile))
+	fmt.Printf("wrote %s\n", filepath.Join(rep.Model, plugin.FusionFile))
 	return 0
 }
