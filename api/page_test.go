@@ -21,7 +21,7 @@ func chromium(t *testing.T, url string, extra ...string) []byte {
 	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir(), "--window-size=1200,900",
-		"--virtual-time-budget=5000"}
+		"--virtual-time-budget=15000"}
 	args = append(args, extra...)
 	args = append(args, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
