@@ -60,7 +60,7 @@ const maxTries = 1024
 // codebooks of residual quantization are shared by all parents, so the
 // deeper codes keep their meaning, and the item stays in its type and in
 // the nearest group that has room. Every SID tried is within the model's
-// codebooks (limits), so the model can write it. It returns the SID key.
+// codebooks (vocab), so the model can write it. It returns the SID key.
 // An item of a type the quantizer does not know, or with no free SID
 // within maxTries, is ErrCannotCode (write it with an explicit SID, or
 // re-run neo sids).
@@ -96,17 +96,16 @@ func (c *Coder) Put(it index.Item) (string, error) {
 	// off is an odometer over the levels, the collision level turning
 	// fastest: SID = (codes[l] + off[l]) mod radix[l] per semantic level
 	off := make([]int, len(radix))
-	cs := make([]int, len(radix))
 	// The snapshot (updated by every write) tells a taken SID without a
 	// write attempt, so a crowded group costs lookups, not index searches;
 	// an SID it still holds for a deleted item is skipped too.
 	snap := c.cat.Snapshot()
 	for try := 0; try < maxTries; try++ {
+		s := sid.SID{Type: typ, Codes: make([]int, len(radix))}
 		for l := range codes {
-			cs[l] = (codes[l] + off[l]) % radix[l]
+			s.Codes[l] = (codes[l] + off[l]) % radix[l]
 		}
-		cs[len(codes)] = off[len(codes)]
-		s := sid.SID{Type: typ, Codes: append([]int(nil), cs...)}
+		s.Codes[len(codes)] = off[len(codes)]
 		if _, taken := snap.Lookup(s); !taken {
 			it.SID = s.Key()
 			err := c.cat.Put(it)
