@@ -12,6 +12,7 @@ import (
 
 	"github.com/neo-search/neo/index"
 	"github.com/neo-search/neo/index/folder"
+	"github.com/neo-search/neo/internal/bench/catgen"
 )
 
 // Config sizes the demo.
@@ -202,9 +203,9 @@ func (g *gen) makeItems(r *rand.Rand, c, t, n int) {
 		colorName := colors[color].name
 		var title string
 		if ts.class == jewel {
-			title = fmt.Sprintf("%s %s %s %s %s", br.name, col.name, st.adjs[adj], titleCase(m.name), noun)
+			title = fmt.Sprintf("%s %s %s %s %s", br.name, col.name, st.adjs[adj], catgen.TitleCase(m.name), noun)
 		} else {
-			title = fmt.Sprintf("%s %s %s %s %s %s", br.name, col.name, st.adjs[adj], titleCase(colorName), titleCase(m.name), noun)
+			title = fmt.Sprintf("%s %s %s %s %s %s", br.name, col.name, st.adjs[adj], catgen.TitleCase(colorName), catgen.TitleCase(m.name), noun)
 		}
 		// Only products and quotients: no fused multiply-add can make
 		// prices differ between CPU architectures.
@@ -220,28 +221,12 @@ func (g *gen) makeItems(r *rand.Rand, c, t, n int) {
 				"color":      colorName,
 				"style":      st.name,
 			},
-			Price:   roundPrice(price),
+			Price:   catgen.RoundPrice(price),
 			InStock: r.Float64() < 0.92,
 		}
 		g.items = append(g.items, it)
 		g.byCollType[c][t] = append(g.byCollType[c][t], it)
 	}
-}
-
-func roundPrice(p float64) float64 {
-	step := 10.0
-	if p >= 1000 {
-		step = 50
-	}
-	return math.Max(step, math.Round(p/step)*step)
-}
-
-func titleCase(s string) string {
-	w := strings.Fields(s)
-	for i, x := range w {
-		w[i] = strings.ToUpper(x[:1]) + x[1:]
-	}
-	return strings.Join(w, " ")
 }
 
 // describe writes one to three sentences naming material, colour, style

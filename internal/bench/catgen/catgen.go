@@ -280,7 +280,7 @@ func (g *catGen) item(i int, it *index.Item) {
 	brand, coll := g.brands[ln.brand], g.colls[ln.coll]
 
 	r := g.rng(streamItem, i)
-	title := strings.Join([]string{brand, coll, adj, titleCase(color), titleCase(m.name), noun}, " ")
+	title := strings.Join([]string{brand, coll, adj, TitleCase(color), TitleCase(m.name), noun}, " ")
 	price := ts.price * catTierPrice[g.tiers[ln.brand]] * m.price * float64(80+r.IntN(41)) / 100
 	attrs := it.Attributes
 	if attrs == nil {
@@ -294,12 +294,15 @@ func (g *catGen) item(i int, it *index.Item) {
 		Description: describe(r, ts, st, m.name, color, noun, coll, brand),
 		Brand:       brand,
 		Attributes:  attrs,
-		Price:       roundPrice(price),
+		Price:       RoundPrice(price),
 		InStock:     r.Float64() < 0.92,
 	}
 }
 
-func roundPrice(p float64) float64 {
+// RoundPrice rounds a synthetic price to a shop's steps (10, or 50 from
+// 1,000), at least one step; the demo generator (testdata/gen) prices with
+// it too.
+func RoundPrice(p float64) float64 {
 	step := 10.0
 	if p >= 1000 {
 		step = 50
@@ -307,7 +310,9 @@ func roundPrice(p float64) float64 {
 	return math.Max(step, math.Round(p/step)*step)
 }
 
-func titleCase(s string) string {
+// TitleCase capitalises each word of s (ASCII first letters), as both
+// synthetic catalogs write material and colour names in titles.
+func TitleCase(s string) string {
 	w := strings.Fields(s)
 	for i, x := range w {
 		w[i] = strings.ToUpper(x[:1]) + x[1:]
