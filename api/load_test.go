@@ -261,14 +261,7 @@ func TestSlowBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Serve(ctx, ln)
-	addr := ln.Addr().String()
+	addr := serveLoopback(t, srv)
 
 	statuses := make(chan string, slow)
 	var started sync.WaitGroup
@@ -344,14 +337,7 @@ func TestSlowGETBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Serve(ctx, ln)
-	addr := ln.Addr().String()
+	addr := serveLoopback(t, srv)
 	for _, method := range []string{"GET", "DELETE"} {
 		t.Run(method, func(t *testing.T) {
 			conn, err := net.Dial("tcp", addr)
@@ -381,4 +367,19 @@ func TestSlowGETBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveLoopback serves srv on a fresh loopback port (a real net/http
+// server, with its connection deadlines) until the test ends, and returns
+// the address.
+func serveLoopback(t *testing.T, srv *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go srv.Serve(ctx, ln)
+	return ln.Addr().String()
 }

@@ -72,31 +72,26 @@ func TestPeakMemoryPerItem(t *testing.T) {
 		t.Skip("generates and indexes two catalogs")
 	}
 	sizes := []int{2000, 20000}
-	peaks := map[string][2]int64{}
+	var imports, sids [2]int64 // peak RSS at each size
 	for i, n := range sizes {
 		dir := filepath.Join(t.TempDir(), fmt.Sprint(n))
 		if _, err := catgen.Generate(catgen.Options{Items: n, Seed: 1, Out: dir}); err != nil {
 			t.Fatal(err)
 		}
 		idx := filepath.Join(dir, "index")
-		imp := peakRSS(t, "import", "--index", idx, "--quiet", dir)
-		sids := peakRSS(t, "sids", "--index", idx, "--quiet", "--interactions", filepath.Join(dir, "interactions.ndjson"))
-		p := peaks["import"]
-		p[i] = imp
-		peaks["import"] = p
-		p = peaks["sids"]
-		p[i] = sids
-		peaks["sids"] = p
+		imports[i] = peakRSS(t, "import", "--index", idx, "--quiet", dir)
+		sids[i] = peakRSS(t, "sids", "--index", idx, "--quiet", "--interactions", filepath.Join(dir, "interactions.ndjson"))
 	}
 	for _, tc := range []struct {
 		cmd   string
+		peaks [2]int64
 		bound int64 // bytes per added item
 	}{
-		{"import", importBytesPerItem},
-		{"sids", sidsBytesPerItem},
+		{"import", imports, importBytesPerItem},
+		{"sids", sids, sidsBytesPerItem},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
-			p := peaks[tc.cmd]
+			p := tc.peaks
 			per := (p[1] - p[0]) / int64(sizes[1]-sizes[0])
 			t.Logf("neo %s peak RSS %d MiB at %d items, %d MiB at %d: %d bytes per added item (bound %d)",
 				tc.cmd, p[0]>>20, sizes[0], p[1]>>20, sizes[1], per, tc.bound)
